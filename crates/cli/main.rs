@@ -1,0 +1,70 @@
+//! The `throng` binary: a thin clap front end over throng's libraries.
+//!
+//! Each subcommand lives in its own module and only parses flags, calls a library, and
+//! maps the outcome to an exit code: 0 ok, 1 a threshold breached or a verification
+//! differed, 2 bad input.
+
+mod cmd_compile;
+mod cmd_run;
+mod cmd_schema;
+mod cmd_shop;
+mod cmd_validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Load testing from recorded browser sessions and OpenAPI specs.
+#[derive(Parser)]
+#[command(name = "throng", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check scenario files: syntax, keys, variables, durations, checks
+    Validate(cmd_validate::Args),
+    /// Turn a HAR recording or an OpenAPI spec into a scenario file
+    Compile(cmd_compile::Args),
+    /// Run a scenario file under load
+    Run(Box<cmd_run::Args>),
+    /// Serve the bundled demo e-commerce API
+    Shop(cmd_shop::Args),
+    /// Start the shop, compile its recording and spec, and load-test it in one go
+    Demo(NotYet),
+    /// Print the JSON Schema of the scenario format (for editors)
+    Schema(cmd_schema::Args),
+}
+
+/// Placeholder arguments for subcommands that later work fills in.
+#[derive(clap::Args)]
+struct NotYet {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+/// Exit status for bad input (files, flags), as clap uses for usage errors.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status for a breached threshold or a failed verification.
+pub const EXIT_FAILED: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => cmd_validate::run(a),
+        Command::Compile(a) => cmd_compile::run(a),
+        Command::Run(a) => cmd_run::run(*a),
+        Command::Shop(a) => cmd_shop::run(a),
+        Command::Schema(a) => cmd_schema::run(a),
+        Command::Demo(_) => Err(anyhow::anyhow!("`throng demo` is not yet implemented")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The scenario file's types: a [`Plan`] holds variables, data feeders, a load model,
+//! thresholds and one or more [`Scenario`]s of [`Step`]s.
+//!
+//! These types are both the YAML contract (serde, JSON Schema) and the validated model:
+//! every field that has a grammar (durations, rates, templates, thresholds, checks) is
+//! parsed while deserializing, so a loaded `Plan` cannot hold a malformed one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::check::Check;
+use crate::extract::Extractor;
+use crate::load::LoadSpec;
+use crate::template::{JsonTemplate, Template};
+use crate::threshold::Threshold;
+use crate::time::{duration_schema, Think};
+
+/// One scenario file: shared settings and the scenarios that run under one load.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "throng scenario file")]
+pub struct Plan {
+    /// Format version; only 1 exists.
+    pub version: FormatVersion,
+    /// Name of the test, shown in reports.
+    pub name: String,
+    /// Template variables shared by every step; values may themselves be templates.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, JsonTemplate>,
+    /// Names of variables whose values are redacted in traces, logs and reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// Settings applied to every step unless the step overrides them.
+    #[serde(default, skip_serializing_if = "Defaults::is_empty")]
+    pub defaults: Defaults,
+    /// Data feeders: one row per iteration, exposed as `{{ feeder.column }}`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub data: IndexMap<String, Feeder>,
+    /// The default load; command-line flags override each field.
+    #[serde(default, skip_serializing_if = "LoadSpec::is_empty")]
+    pub load: LoadSpec,
+    /// Conditions checked at the end of a run; any breach makes `throng run` exit 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Threshold>,
+    /// The user journeys; each iteration runs one, picked by weight.
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Plan {
+    pub fn step_count(&self) -> usize {
+        self.scenarios.iter().map(|s| s.steps.len()).sum()
+    }
+}
+
+/// The format version number; anything other than 1 is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(transparent)]
+pub struct FormatVersion(#[schemars(range(min = 1, max = 1))] pub u32);
+
+impl<'de> Deserialize<'de> for FormatVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(d)?;
+        if v == 1 {
+            Ok(FormatVersion(1))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "unsupported format version {v}: this throng reads version 1"
+            )))
+        }
+    }
+}
+
+/// Settings that apply to every step unless overridden.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Headers sent with every request (a step's own headers win).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Template>,
+    /// Request timeout (default 30s).
+    #[serde(default, with = "crate::time::opt_duration_serde", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "duration_schema")]
+    pub timeout: Option<Duration>,
+    /// Pause after each step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think: Option<Think>,
+    /// Whether redirects are followed (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<bool>,
+    /// What a failed step does (default `stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_fail: Option<OnFail>,
+}
+
+impl Defaults {
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+            && self.timeout.is_none()
+            && self.think.is_none()
+            && self.follow_redirects.is_none()
+            && self.on_fail.is_none()
+    }
+}
+
+/// A CSV data source; each iteration takes one row.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Feeder {
+    /// Path of a CSV file with a header row, relative to the scenario file's folder.
+    pub csv: PathBuf,
+    /// How rows are handed out.
+    #[serde(default)]
+    pub pick: Pick,
+    /// The CSV's columns, read from its header row when the plan is loaded.
+    #[serde(skip)]
+    pub columns: Vec<String>,
+    /// The file's resolved location, set when the plan is loaded.
+    #[serde(skip)]
+    pub resolved: PathBuf,
+}
+
+/// How a feeder hands out rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// One shared cursor over the rows, wrapping at the end.
+    #[default]
+    Sequential,
+    /// A random row each time.
+    Random,
+    /// Each row at most once; the run ends cleanly when rows run out.
+    Unique,
+}
+
+/// A named user journey.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    /// Relative share of iterations when there are several scenarios (default 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub weight: u32,
+    pub steps: Vec<Step>,
+}
+
+fn one() -> u32 {
+    1
+}
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
+/// One request and what to take from and assert about its response.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    pub request: Request,
+    /// Values taken from the response; they become variables for later steps.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub extract: IndexMap<String, Extractor>,
+    /// Conditions on the response; any failure fails the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check: Vec<Check>,
+    /// Pause after this step (overrides `defaults.think`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think: Option<Think>,
+    /// What a failure does: `stop` ends the iteration, `continue` goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_fail: Option<OnFail>,
+    /// Follow redirects (default true); false shows the 3xx to checks and extractors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<bool>,
+    /// Request timeout (overrides `defaults.timeout`).
+    #[serde(default, with = "crate::time::opt_duration_serde", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "duration_schema")]
+    pub timeout: Option<Duration>,
+    /// Where this step came from when it was compiled from a recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Provenance>,
+}
+
+/// The recording a compiled step came from, for `throng verify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The HAR file, relative to the scenario file's folder or absolute.
+    pub har: String,
+    /// Index of the entry in the HAR's `log.entries`.
+    pub entry: usize,
+}
+
+/// What a failed step does to the rest of its iteration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFail {
+    #[default]
+    Stop,
+    Continue,
+}
+
+/// An HTTP request; every string is a template.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "RawRequest", into = "RawRequest")]
+#[schemars(with = "RawRequest")]
+pub struct Request {
+    pub method: Method,
+    pub url: Template,
+    pub query: IndexMap<String, Template>,
+    pub headers: IndexMap<String, Template>,
+    pub body: Option<Body>,
+}
+
+/// The request body, at most one kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// JSON; strings are templates, a lone `{{ expr }}` keeps its native type.
+    Json(JsonTemplate),
+    /// Raw text sent as is after rendering.
+    Text(Template),
+    /// `application/x-www-form-urlencoded` fields, in order.
+    Form(IndexMap<String, Template>),
+    /// `multipart/form-data` parts, in order.
+    Multipart(IndexMap<String, Part>),
+}
+
+/// One part of a multipart body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Part {
+    Text(Template),
+    File {
+        /// The part's content (a template), sent as a file upload.
+        content: Template,
+        filename: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+    },
+}
+
+/// An HTTP method, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[schemars(transparent)]
+pub struct Method(String);
+
+impl Method {
+    pub fn parse(text: &str) -> Result<Method, String> {
+        let upper = text.trim().to_ascii_uppercase();
+        if upper.is_empty() || !upper.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+            return Err(format!("invalid HTTP method `{text}`"));
+        }
+        Ok(Method(upper))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Method {
+    fn default() -> Self {
+        Method("GET".into())
+    }
+}
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Method::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The request as written: body kinds as sibling keys, at most one present.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    /// HTTP method (default GET).
+    #[serde(default)]
+    pub method: Method,
+    pub url: Template,
+    /// Query parameters appended to the URL.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub query: IndexMap<String, Template>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Template>,
+    /// A JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonTemplate>,
+    /// A raw text body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Template>,
+    /// A form-urlencoded body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<IndexMap<String, Template>>,
+    /// A multipart/form-data body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<IndexMap<String, Part>>,
+}
+
+impl TryFrom<RawRequest> for Request {
+    type Error = String;
+    fn try_from(raw: RawRequest) -> Result<Self, String> {
+        let kinds: Vec<&str> = [
+            raw.json.as_ref().map(|_| "json"),
+            raw.body.as_ref().map(|_| "body"),
+            raw.form.as_ref().map(|_| "form"),
+            raw.multipart.as_ref().map(|_| "multipart"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if kinds.len() > 1 {
+            return Err(format!(
+                "a request has at most one body kind, found {}",
+                kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+            ));
+        }
+        let body = if let Some(j) = raw.json {
+            Some(Body::Json(j))
+        } else if let Some(t) = raw.body {
+            Some(Body::Text(t))
+        } else if let Some(f) = raw.form {
+            Some(Body::Form(f))
+        } else {
+            raw.multipart.map(Body::Multipart)
+        };
+        Ok(Request { method: raw.method, url: raw.url, query: raw.query, headers: raw.headers, body })
+    }
+}
+
+impl From<Request> for RawRequest {
+    fn from(r: Request) -> Self {
+        let mut raw = RawRequest {
+            method: r.method,
+            url: r.url,
+            query: r.query,
+            headers: r.headers,
+            json: None,
+            body: None,
+            form: None,
+            multipart: None,
+        };
+        match r.body {
+            Some(Body::Json(j)) => raw.json = Some(j),
+            Some(Body::Text(t)) => raw.body = Some(t),
+            Some(Body::Form(f)) => raw.form = Some(f),
+            Some(Body::Multipart(m)) => raw.multipart = Some(m),
+            None => {}
+        }
+        raw
+    }
+}
+
+impl Request {
+    /// Every template in the request, for validation and compilation.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out = vec![&self.url];
+        out.extend(self.query.values());
+        out.extend(self.headers.values());
+        match &self.body {
+            Some(Body::Json(j)) => out.extend(j.templates()),
+            Some(Body::Text(t)) => out.push(t),
+            Some(Body::Form(f)) => out.extend(f.values()),
+            Some(Body::Multipart(m)) => out.extend(m.values().map(|p| match p {
+                Part::Text(t) => t,
+                Part::File { content, .. } => content,
+            })),
+            None => {}
+        }
+        out
+    }
+}

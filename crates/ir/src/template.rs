@@ -1,0 +1,391 @@
+//! Templated strings and JSON values, and the one template environment every crate renders with.
+//!
+//! A scenario's templates are parsed when the scenario is loaded (syntax errors and
+//! undefined variables surface at `throng validate`, not mid-run); the runner then
+//! compiles each template exactly once into an [`environment`] and only renders per request.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use indexmap::IndexMap;
+use minijinja::value::{Rest, Value};
+use minijinja::{AutoEscape, Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Functions every template may call.
+pub const BUILTIN_FUNCTIONS: &[&str] = &["uuid", "timestamp", "random_int", "random_choice", "env"];
+/// Variables every template may read: the VU number and its iteration count.
+pub const BUILTIN_VARIABLES: &[&str] = &["vu", "iteration"];
+/// minijinja's own globals, which are not scenario variables either.
+const ENGINE_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner"];
+
+/// A string that may contain `{{ ... }}`; literal strings cost nothing to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    source: String,
+    kind: TemplateKind,
+    /// Variables the template reads, with nested lookups (`users.email`), builtins removed.
+    references: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TemplateKind {
+    Literal,
+    /// The whole string is one `{{ expr }}`: inside a JSON body it becomes the expression's native value.
+    Expression(String),
+    Text,
+}
+
+static SINGLE_EXPRESSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\{\{-?\s*(.*?)\s*-?\}\}$").expect("static regex"));
+static FORBIDDEN_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{%-?\s*(include|import|extends|from)\b").expect("static regex")
+});
+
+/// The syntax-checking environment: same configuration as a runtime one, no data.
+static CHECK_ENV: LazyLock<Environment<'static>> =
+    LazyLock::new(|| environment(Arc::new(HashMap::new())));
+
+impl Template {
+    /// Parses a template: checks its syntax, rejects file access, records what it reads.
+    pub fn parse(source: impl Into<String>) -> Result<Template, String> {
+        let source = source.into();
+        if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+            return Ok(Template { source, kind: TemplateKind::Literal, references: Vec::new() });
+        }
+        if let Some(m) = FORBIDDEN_TAG.captures(&source) {
+            return Err(format!(
+                "template tag `{}` is not allowed: scenarios cannot read other files through templates",
+                &m[1]
+            ));
+        }
+        let tmpl = CHECK_ENV
+            .template_from_str(&source)
+            .map_err(|e| format!("invalid template `{source}`: {}", describe(&e)))?;
+        let references = tmpl
+            .undeclared_variables(true)
+            .into_iter()
+            .filter(|name| {
+                let root = name.split('.').next().unwrap_or(name);
+                !BUILTIN_FUNCTIONS.contains(&root)
+                    && !BUILTIN_VARIABLES.contains(&root)
+                    && !ENGINE_GLOBALS.contains(&root)
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let kind = match SINGLE_EXPRESSION.captures(&source) {
+            Some(c) if !c[1].contains("}}") && !c[1].contains("{{") => {
+                TemplateKind::Expression(c[1].to_string())
+            }
+            _ => TemplateKind::Text,
+        };
+        Ok(Template { source, kind, references })
+    }
+
+    /// A template that renders to exactly `text`, escaping any template syntax in it.
+    pub fn literal(text: &str) -> Template {
+        if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
+            return Template { source: text.to_string(), kind: TemplateKind::Literal, references: Vec::new() };
+        }
+        Template {
+            source: format!("{{% raw %}}{}{{% endraw %}}", text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}")),
+            kind: TemplateKind::Text,
+            references: Vec::new(),
+        }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// `Some(text)` when the template has nothing to render.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.kind {
+            TemplateKind::Literal => Some(&self.source),
+            _ => None,
+        }
+    }
+
+    /// `Some(expr)` when the whole template is a single `{{ expr }}`.
+    pub fn as_expression(&self) -> Option<&str> {
+        match &self.kind {
+            TemplateKind::Expression(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Variables read, nested lookups spelt with dots (`users.email`); builtins excluded.
+    pub fn references(&self) -> &[String] {
+        &self.references
+    }
+}
+
+fn describe(e: &JinjaError) -> String {
+    match e.detail() {
+        Some(d) => format!("{} ({d})", e.kind()),
+        None => e.kind().to_string(),
+    }
+}
+
+impl Serialize for Template {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Scalars are accepted and read as text so `page: 1` in a query works as `page: "1"`.
+        let v = ScalarText::deserialize(d)?;
+        Template::parse(v.0).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Template {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Template".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Text, optionally with minijinja `{{ expressions }}`",
+            "type": ["string", "number", "boolean"]
+        })
+    }
+}
+
+struct ScalarText(String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(i64),
+            Float(f64),
+            Bool(bool),
+        }
+        Ok(ScalarText(
+            match Raw::deserialize(d)
+                .map_err(|_| serde::de::Error::custom("expected a string (a template), not a list or a map"))?
+            {
+                Raw::Text(t) => t,
+                Raw::Int(i) => i.to_string(),
+                Raw::Float(f) => f.to_string(),
+                Raw::Bool(b) => b.to_string(),
+            },
+        ))
+    }
+}
+
+/// A JSON value whose strings are templates (request bodies, variables, expected values).
+///
+/// A string that is exactly one `{{ expr }}` renders to the expression's native value,
+/// so `{"qty": "{{ n }}"}` sends a number when `n` is a number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonTemplate {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Template),
+    Array(Vec<JsonTemplate>),
+    Object(IndexMap<String, JsonTemplate>),
+}
+
+impl JsonTemplate {
+    pub fn from_json(value: serde_json::Value) -> Result<JsonTemplate, String> {
+        Ok(match value {
+            serde_json::Value::Null => JsonTemplate::Null,
+            serde_json::Value::Bool(b) => JsonTemplate::Bool(b),
+            serde_json::Value::Number(n) => JsonTemplate::Number(n),
+            serde_json::Value::String(s) => JsonTemplate::String(Template::parse(s)?),
+            serde_json::Value::Array(a) => {
+                JsonTemplate::Array(a.into_iter().map(JsonTemplate::from_json).collect::<Result<_, _>>()?)
+            }
+            serde_json::Value::Object(o) => JsonTemplate::Object(
+                o.into_iter()
+                    .map(|(k, v)| Ok((k, JsonTemplate::from_json(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+
+    /// The JSON value with each template's source text in place of its result.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            JsonTemplate::Null => serde_json::Value::Null,
+            JsonTemplate::Bool(b) => serde_json::Value::Bool(*b),
+            JsonTemplate::Number(n) => serde_json::Value::Number(n.clone()),
+            JsonTemplate::String(t) => serde_json::Value::String(t.source().to_string()),
+            JsonTemplate::Array(a) => serde_json::Value::Array(a.iter().map(Self::to_json).collect()),
+            JsonTemplate::Object(o) => {
+                serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+        }
+    }
+
+    /// Every template inside, depth first.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a Template>) {
+        match self {
+            JsonTemplate::String(t) => out.push(t),
+            JsonTemplate::Array(a) => a.iter().for_each(|v| v.collect(out)),
+            JsonTemplate::Object(o) => o.values().for_each(|v| v.collect(out)),
+            _ => {}
+        }
+    }
+
+    /// True when nothing inside needs rendering.
+    pub fn is_literal(&self) -> bool {
+        self.templates().iter().all(|t| t.as_literal().is_some())
+    }
+}
+
+impl Serialize for JsonTemplate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonTemplate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        JsonTemplate::from_json(v).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for JsonTemplate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonTemplate".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Any JSON value; strings may be templates, and a string that is exactly one `{{ expr }}` becomes the expression's native value"
+        })
+    }
+}
+
+thread_local! {
+    static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::seed_from_u64(0x7468726f6e67));
+}
+
+/// Reseeds this thread's template randomness; the runner keys seeds by global VU and
+/// iteration so `uuid()` and `random_*()` do not depend on how the load was split.
+pub fn reseed(seed: u64) {
+    RNG.with(|r| *r.borrow_mut() = SmallRng::seed_from_u64(seed));
+}
+
+fn with_rng<T>(f: impl FnOnce(&mut SmallRng) -> T) -> T {
+    RNG.with(|r| f(&mut r.borrow_mut()))
+}
+
+/// A v4 UUID drawn from the template RNG.
+pub fn random_uuid() -> String {
+    let bytes: [u8; 16] = with_rng(|r| r.random());
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
+/// Builds the template environment with throng's builtins.
+///
+/// `env_overlay` holds variables from a scenario's sidecar `.env` file, consulted
+/// before the process environment by `env(name, default)`.
+pub fn environment(env_overlay: Arc<HashMap<String, String>>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.add_function("uuid", || random_uuid());
+    env.add_function("timestamp", || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    });
+    env.add_function("random_int", |a: i64, b: i64| -> Result<i64, JinjaError> {
+        if a > b {
+            return Err(JinjaError::new(
+                ErrorKind::InvalidOperation,
+                format!("random_int({a}, {b}): the lower bound is above the upper"),
+            ));
+        }
+        Ok(with_rng(|r| r.random_range(a..=b)))
+    });
+    env.add_function("random_choice", |list: Value| -> Result<Value, JinjaError> {
+        let len = list.len().unwrap_or(0);
+        if len == 0 {
+            return Err(JinjaError::new(ErrorKind::InvalidOperation, "random_choice() needs a non-empty list"));
+        }
+        let i = with_rng(|r| r.random_range(0..len));
+        list.get_item_by_index(i)
+    });
+    env.add_function("env", move |name: String, rest: Rest<Value>| -> Result<Value, JinjaError> {
+        if let Some(v) = env_overlay.get(&name) {
+            return Ok(Value::from(v.clone()));
+        }
+        if let Ok(v) = std::env::var(&name) {
+            return Ok(Value::from(v));
+        }
+        match rest.first() {
+            Some(default) => Ok(default.clone()),
+            None => Err(JinjaError::new(
+                ErrorKind::InvalidOperation,
+                format!("environment variable {name} is not set and env() was given no default"),
+            )),
+        }
+    });
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kinds_and_references() {
+        let t = Template::parse("plain").unwrap();
+        assert_eq!(t.as_literal(), Some("plain"));
+        let t = Template::parse("{{ base_url }}/p/{{ users.email }}?u={{ uuid() }}&v={{ vu }}").unwrap();
+        assert_eq!(t.references(), ["base_url", "users.email"]);
+        assert!(t.as_expression().is_none());
+        let t = Template::parse("{{ qty }}").unwrap();
+        assert_eq!(t.as_expression(), Some("qty"));
+        assert!(Template::parse("{{ a }} and {{ b }}").unwrap().as_expression().is_none());
+        assert!(Template::parse("{{ broken ").is_err());
+        assert!(Template::parse("{% include 'x' %}").unwrap_err().contains("not allowed"));
+    }
+
+    #[test]
+    fn literal_escapes_template_syntax() {
+        let env = environment(Arc::new(HashMap::new()));
+        let t = Template::literal("a {{ b }} {% c %}");
+        let out = env.render_str(t.source(), ()).unwrap();
+        assert_eq!(out, "a {{ b }} {% c %}");
+    }
+
+    #[test]
+    fn builtins_render() {
+        let mut overlay = HashMap::new();
+        overlay.insert("SHOP_PASSWORD".to_string(), "s3cret".to_string());
+        let env = environment(Arc::new(overlay));
+        reseed(7);
+        let out = env
+            .render_str(
+                "{{ env('SHOP_PASSWORD') }} {{ env('THRONG_NOPE_X', 'dflt') }} {{ random_int(3, 3) }} {{ random_choice([5]) }} {{ uuid()|length }}",
+                (),
+            )
+            .unwrap();
+        assert_eq!(out, "s3cret dflt 3 5 36");
+        assert!(env.render_str("{{ env('THRONG_NOPE_X') }}", ()).is_err());
+        assert!(env.render_str("{{ undefined_thing }}", ()).is_err());
+    }
+}
