@@ -16,10 +16,16 @@ use crate::time::{duration_schema, format_duration};
 #[schemars(with = "RawCheck")]
 pub enum Check {
     Status(StatusExpect),
-    Json { path: JsonPath, expect: ValueExpect },
+    Json {
+        path: JsonPath,
+        expect: ValueExpect,
+    },
     BodyContains(Template),
     BodyMatches(Pattern),
-    Header { name: String, expect: ValueExpect },
+    Header {
+        name: String,
+        expect: ValueExpect,
+    },
     DurationUnder(Duration),
     /// The JSON body validates against this JSON Schema.
     Schema(serde_json::Value),
@@ -38,9 +44,14 @@ impl Check {
     pub fn templates(&self) -> Vec<&Template> {
         match self {
             Check::BodyContains(t) => vec![t],
-            Check::Json { expect: ValueExpect::Equals(j), .. } | Check::Header { expect: ValueExpect::Equals(j), .. } => {
-                j.templates()
+            Check::Json {
+                expect: ValueExpect::Equals(j),
+                ..
             }
+            | Check::Header {
+                expect: ValueExpect::Equals(j),
+                ..
+            } => j.templates(),
             _ => Vec::new(),
         }
     }
@@ -106,7 +117,14 @@ impl fmt::Display for StatusExpect {
         match self {
             StatusExpect::Code(c) => write!(f, "{c}"),
             StatusExpect::AnyOf(l) => {
-                write!(f, "{}", l.iter().map(u16::to_string).collect::<Vec<_>>().join(" or "))
+                write!(
+                    f,
+                    "{}",
+                    l.iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )
             }
             StatusExpect::Class(c) => write!(f, "{c}xx"),
         }
@@ -135,14 +153,20 @@ impl<'de> Deserialize<'de> for StatusExpect {
         match raw {
             Raw::Code(c) => status_code(c).map(StatusExpect::Code),
             Raw::List(l) if l.is_empty() => Err("an empty status list accepts nothing".into()),
-            Raw::List(l) => l.into_iter().map(status_code).collect::<Result<_, _>>().map(StatusExpect::AnyOf),
+            Raw::List(l) => l
+                .into_iter()
+                .map(status_code)
+                .collect::<Result<_, _>>()
+                .map(StatusExpect::AnyOf),
             Raw::Text(t) => {
                 let t = t.trim().to_ascii_lowercase();
                 match t.as_bytes() {
                     [c @ b'1'..=b'5', b'x', b'x'] => Ok(StatusExpect::Class(c - b'0')),
                     _ => match t.parse::<i64>() {
                         Ok(c) => status_code(c).map(StatusExpect::Code),
-                        Err(_) => Err(format!("invalid status `{t}`: expected a code like 200 or a class like 2xx")),
+                        Err(_) => Err(format!(
+                            "invalid status `{t}`: expected a code like 200 or a class like 2xx"
+                        )),
                     },
                 }
             }
@@ -207,7 +231,11 @@ pub struct RawCheck {
     pub body_contains: Option<Template>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_matches: Option<Pattern>,
-    #[serde(default, with = "crate::time::opt_duration_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time::opt_duration_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(schema_with = "duration_schema")]
     pub duration_under: Option<Duration>,
     /// A JSON Schema the JSON body must satisfy.
@@ -256,7 +284,10 @@ impl TryFrom<RawCheck> for Check {
         }
         if modifiers.len() > 1 {
             let names: Vec<_> = modifiers.iter().map(|m| m.0).collect();
-            return Err(format!("a check takes one of equals/matches/lt/le/gt/ge, found `{}`", names.join("` and `")));
+            return Err(format!(
+                "a check takes one of equals/matches/lt/le/gt/ge, found `{}`",
+                names.join("` and `")
+            ));
         }
         let modifier = modifiers.pop();
         if let Some((name, _)) = &modifier {

@@ -29,7 +29,10 @@ pub fn parse(text: &str) -> Result<HashMap<String, String>, String> {
             return Err(format!("line {}: invalid variable name `{k}`", i + 1));
         }
         let v = v.trim();
-        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
+        {
             let inner = &v[1..v.len() - 1];
             if v.starts_with('"') {
                 unescape(inner)
@@ -63,9 +66,13 @@ fn unescape(s: &str) -> String {
 
 /// Renders variables as a `.env` file, double-quoting every value.
 pub fn render(vars: &[(String, String)]) -> String {
-    let mut out = String::from("# Secrets recorded by `throng compile`; kept out of the scenario YAML.\n");
+    let mut out =
+        String::from("# Secrets recorded by `throng compile`; kept out of the scenario YAML.\n");
     for (k, v) in vars {
-        let escaped = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        let escaped = v
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
         out.push_str(&format!("{k}=\"{escaped}\"\n"));
     }
     out
@@ -86,7 +93,10 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let vars = vec![("A".to_string(), "p\"w\\d\n2".to_string()), ("B_1".to_string(), "x".to_string())];
+        let vars = vec![
+            ("A".to_string(), "p\"w\\d\n2".to_string()),
+            ("B_1".to_string(), "x".to_string()),
+        ];
         let parsed = parse(&render(&vars)).unwrap();
         assert_eq!(parsed["A"], "p\"w\\d\n2");
         assert_eq!(parsed["B_1"], "x");

@@ -15,7 +15,10 @@ pub enum Extractor {
     /// A regular expression on the body text: the capture group (default the first).
     Regex { pattern: Pattern, group: usize },
     /// An HTML element by CSS selector: an attribute's value, or the element's text.
-    Css { selector: String, attr: Option<String> },
+    Css {
+        selector: String,
+        attr: Option<String>,
+    },
     /// A response header's value.
     Header(String),
     /// A cookie's value from the VU's cookie jar after the response.
@@ -25,7 +28,10 @@ pub enum Extractor {
 impl Extractor {
     /// Whether the response body must be read to extract the value.
     pub fn needs_body(&self) -> bool {
-        matches!(self, Extractor::Json { .. } | Extractor::Regex { .. } | Extractor::Css { .. })
+        matches!(
+            self,
+            Extractor::Json { .. } | Extractor::Regex { .. } | Extractor::Css { .. }
+        )
     }
 
     /// A short human description, for failure messages: "$.token", "header Location".
@@ -33,8 +39,14 @@ impl Extractor {
         match self {
             Extractor::Json { path, .. } => path.as_str().to_string(),
             Extractor::Regex { pattern, .. } => format!("regex {}", pattern.as_str()),
-            Extractor::Css { selector, attr: Some(a) } => format!("css {selector} @{a}"),
-            Extractor::Css { selector, attr: None } => format!("css {selector}"),
+            Extractor::Css {
+                selector,
+                attr: Some(a),
+            } => format!("css {selector} @{a}"),
+            Extractor::Css {
+                selector,
+                attr: None,
+            } => format!("css {selector}"),
             Extractor::Header(h) => format!("header {h}"),
             Extractor::Cookie(c) => format!("cookie {c}"),
         }
@@ -85,9 +97,18 @@ impl TryFrom<RawExtractor> for Extractor {
         .flatten()
         .collect();
         match kinds.len() {
-            0 => return Err("an extractor needs one of `json`, `regex`, `css`, `header` or `cookie`".into()),
+            0 => {
+                return Err(
+                    "an extractor needs one of `json`, `regex`, `css`, `header` or `cookie`".into(),
+                )
+            }
             1 => {}
-            _ => return Err(format!("an extractor has exactly one kind, found `{}`", kinds.join("` and `"))),
+            _ => {
+                return Err(format!(
+                    "an extractor has exactly one kind, found `{}`",
+                    kinds.join("` and `")
+                ))
+            }
         }
         if r.all && r.json.is_none() {
             return Err("`all` goes with a `json` extractor".into());
@@ -114,7 +135,10 @@ impl TryFrom<RawExtractor> for Extractor {
             if selector.trim().is_empty() {
                 return Err("empty CSS selector".into());
             }
-            Extractor::Css { selector, attr: r.attr }
+            Extractor::Css {
+                selector,
+                attr: r.attr,
+            }
         } else if let Some(h) = r.header {
             Extractor::Header(h)
         } else {
@@ -132,7 +156,11 @@ impl From<Extractor> for RawExtractor {
                 r.all = all;
             }
             Extractor::Regex { pattern, group } => {
-                let default = if pattern.regex().captures_len() > 1 { 1 } else { 0 };
+                let default = if pattern.regex().captures_len() > 1 {
+                    1
+                } else {
+                    0
+                };
                 r.group = (group != default).then_some(group);
                 r.regex = Some(pattern);
             }

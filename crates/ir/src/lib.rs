@@ -27,7 +27,9 @@ pub use check::{Check, Comparison, StatusExpect, ValueExpect};
 pub use extract::Extractor;
 pub use load::{Load, LoadModel, LoadSpec, Stage};
 pub use pattern::{JsonPath, Pattern};
-pub use plan::{Body, Defaults, Feeder, OnFail, Part, Pick, Plan, Provenance, Request, Scenario, Step};
+pub use plan::{
+    Body, Defaults, Feeder, OnFail, Part, Pick, Plan, Provenance, Request, Scenario, Step,
+};
 pub use template::{JsonTemplate, Template};
 pub use threshold::{LatencyStat, Metric, Op, Scope, Threshold};
 pub use time::{format_duration, parse_duration, Rate, Think};
@@ -43,7 +45,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -51,7 +57,10 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{}: cannot read: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}", join_lines(.0))]
     Invalid(Vec<Diagnostic>),
 }
@@ -66,7 +75,10 @@ impl LoadError {
 }
 
 fn join_lines(d: &[Diagnostic]) -> String {
-    d.iter().map(Diagnostic::to_string).collect::<Vec<_>>().join("\n")
+    d.iter()
+        .map(Diagnostic::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Files larger than this are refused before parsing: no real scenario comes close.
@@ -74,7 +86,10 @@ pub const MAX_SCENARIO_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Loads and validates a scenario file; data files are resolved relative to its folder.
 pub fn load(path: &Path) -> Result<Plan, LoadError> {
-    let read_err = |source| LoadError::Read { path: path.to_path_buf(), source };
+    let read_err = |source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     let label = path.display().to_string();
     if meta.len() > MAX_SCENARIO_BYTES {
@@ -82,7 +97,10 @@ pub fn load(path: &Path) -> Result<Plan, LoadError> {
             file: label,
             line: 1,
             column: 1,
-            message: format!("file is {} bytes; scenario files are limited to {MAX_SCENARIO_BYTES}", meta.len()),
+            message: format!(
+                "file is {} bytes; scenario files are limited to {MAX_SCENARIO_BYTES}",
+                meta.len()
+            ),
         }]));
     }
     let bytes = std::fs::read(path).map_err(read_err)?;
@@ -101,7 +119,10 @@ pub fn load(path: &Path) -> Result<Plan, LoadError> {
             }]));
         }
     };
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     load_str(&text, &label, &base)
 }
 
@@ -109,12 +130,17 @@ pub fn load(path: &Path) -> Result<Plan, LoadError> {
 pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Plan, LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut plan: Plan = yaml_serde::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        let message = validate::explain_serde_error(&e.to_string());
+        let (line, column) = validate::refine_location(text, &message, line, column);
         LoadError::Invalid(vec![Diagnostic {
             file: file.to_string(),
             line,
             column,
-            message: validate::explain_serde_error(&e.to_string()),
+            message,
         }])
     })?;
     let diagnostics = validate::validate(&mut plan, text, file, base_dir);

@@ -22,7 +22,11 @@ pub struct LoadSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Rate>,
     /// How long to run.
-    #[serde(default, with = "crate::time::opt_duration_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time::opt_duration_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(schema_with = "duration_schema")]
     pub duration: Option<Duration>,
     /// Total iterations, shared by all virtual users.
@@ -50,9 +54,9 @@ pub struct Stage {
 impl Stage {
     /// Parses the command-line form `DURATION:TARGET`, e.g. `30s:100`.
     pub fn parse(text: &str) -> Result<Stage, String> {
-        let (d, t) = text
-            .split_once(':')
-            .ok_or_else(|| format!("invalid stage `{text}`: expected DURATION:TARGET, like 30s:100"))?;
+        let (d, t) = text.split_once(':').ok_or_else(|| {
+            format!("invalid stage `{text}`: expected DURATION:TARGET, like 30s:100")
+        })?;
         let duration = crate::time::parse_duration(d)?;
         let target: f64 = t
             .trim()
@@ -60,7 +64,9 @@ impl Stage {
             .parse()
             .map_err(|_| format!("invalid stage `{text}`: target `{t}` is not a number"))?;
         if !(target >= 0.0 && target.is_finite()) {
-            return Err(format!("invalid stage `{text}`: target must be zero or more"));
+            return Err(format!(
+                "invalid stage `{text}`: target must be zero or more"
+            ));
         }
         Ok(Stage { duration, target })
     }
@@ -124,7 +130,9 @@ impl LoadSpec {
     /// The load to execute. With nothing specified: 1 VU, 1 iteration (a smoke run).
     pub fn resolve(&self) -> Result<Load, String> {
         if self.vus.is_some() && self.rate.is_some() {
-            return Err("`vus` (closed model) and `rate` (open model) exclude each other: pick one".into());
+            return Err(
+                "`vus` (closed model) and `rate` (open model) exclude each other: pick one".into(),
+            );
         }
         if self.max_vus.is_some() && self.rate.is_none() && !self.is_open_by_stages() {
             return Err("`max_vus` sizes the open model's pool: it needs `rate`".into());
@@ -142,19 +150,32 @@ impl LoadSpec {
             (None, true) => None,
         };
         let model = if let Some(rate) = self.rate {
-            let peak = self.stages.iter().map(|s| s.target).fold(rate.as_per_second(), f64::max);
-            LoadModel::Open { rate, max_vus: self.max_vus.unwrap_or_else(|| default_pool(peak)) }
+            let peak = self
+                .stages
+                .iter()
+                .map(|s| s.target)
+                .fold(rate.as_per_second(), f64::max);
+            LoadModel::Open {
+                rate,
+                max_vus: self.max_vus.unwrap_or_else(|| default_pool(peak)),
+            }
         } else {
             let peak = self.stages.iter().map(|s| s.target).fold(0.0, f64::max);
-            let vus = self.vus.unwrap_or(if self.stages.is_empty() { 1 } else { 0 });
+            let vus = self
+                .vus
+                .unwrap_or(if self.stages.is_empty() { 1 } else { 0 });
             if vus == 0 && peak == 0.0 {
-                return Err("a closed model needs at least one VU (`vus` or a stage target)".into());
+                return Err(
+                    "a closed model needs at least one VU (`vus` or a stage target)".into(),
+                );
             }
             LoadModel::Closed { vus }
         };
         if let LoadModel::Open { .. } = model {
             if duration.is_none() && self.iterations.is_none() {
-                return Err("an open model (`rate`) needs a `duration`, `stages` or `iterations`".into());
+                return Err(
+                    "an open model (`rate`) needs a `duration`, `stages` or `iterations`".into(),
+                );
             }
         }
         let iterations = match (self.iterations, duration) {
@@ -166,7 +187,12 @@ impl LoadSpec {
                 LoadModel::Open { .. } => 1,
             }),
         };
-        Ok(Load { model, stages: self.stages.clone(), duration, iterations })
+        Ok(Load {
+            model,
+            stages: self.stages.clone(),
+            duration,
+            iterations,
+        })
     }
 
     fn is_open_by_stages(&self) -> bool {
@@ -216,7 +242,9 @@ impl Load {
                 let peak = self.stages.iter().map(|s| s.target).fold(0.0, f64::max);
                 format!("ramping VUs (peak {peak})")
             }
-            LoadModel::Open { rate, max_vus } => format!("{} iterations/s (pool {max_vus})", rate.as_per_second()),
+            LoadModel::Open { rate, max_vus } => {
+                format!("{} iterations/s (pool {max_vus})", rate.as_per_second())
+            }
         };
         let end = match (self.duration, self.iterations) {
             (Some(d), Some(n)) => format!("{n} iterations within {}", format_duration(d)),
@@ -237,16 +265,31 @@ mod tests {
         let l = LoadSpec::default().resolve().unwrap();
         assert_eq!(l.model, LoadModel::Closed { vus: 1 });
         assert_eq!(l.iterations, Some(1));
-        let both = LoadSpec { vus: Some(2), rate: Some(Rate::parse("5/s").unwrap()), ..Default::default() };
+        let both = LoadSpec {
+            vus: Some(2),
+            rate: Some(Rate::parse("5/s").unwrap()),
+            ..Default::default()
+        };
         assert!(both.resolve().unwrap_err().contains("exclude"));
-        let open = LoadSpec { rate: Some(Rate::parse("5/s").unwrap()), ..Default::default() };
+        let open = LoadSpec {
+            rate: Some(Rate::parse("5/s").unwrap()),
+            ..Default::default()
+        };
         assert!(open.resolve().is_err());
     }
 
     #[test]
     fn overlay_switches_model_and_end() {
-        let file = LoadSpec { rate: Some(Rate::parse("5/s").unwrap()), duration: Some(Duration::from_secs(30)), ..Default::default() };
-        let flags = LoadSpec { vus: Some(3), iterations: Some(9), ..Default::default() };
+        let file = LoadSpec {
+            rate: Some(Rate::parse("5/s").unwrap()),
+            duration: Some(Duration::from_secs(30)),
+            ..Default::default()
+        };
+        let flags = LoadSpec {
+            vus: Some(3),
+            iterations: Some(9),
+            ..Default::default()
+        };
         let l = file.overlay(&flags).resolve().unwrap();
         assert_eq!(l.model, LoadModel::Closed { vus: 3 });
         assert_eq!((l.duration, l.iterations), (None, Some(9)));
@@ -256,7 +299,10 @@ mod tests {
     fn stages_ramp_linearly() {
         let spec = LoadSpec {
             vus: Some(0),
-            stages: vec![Stage::parse("10s:100").unwrap(), Stage::parse("10s:100").unwrap()],
+            stages: vec![
+                Stage::parse("10s:100").unwrap(),
+                Stage::parse("10s:100").unwrap(),
+            ],
             ..Default::default()
         };
         let l = spec.resolve().unwrap();

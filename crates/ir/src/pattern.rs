@@ -18,7 +18,12 @@ impl Pattern {
     pub fn parse(source: &str) -> Result<Pattern, String> {
         regex::Regex::new(source)
             .map(|regex| Pattern { regex })
-            .map_err(|e| format!("invalid regular expression `{source}`: {}", one_line(&e.to_string())))
+            .map_err(|e| {
+                format!(
+                    "invalid regular expression `{source}`: {}",
+                    one_line(&e.to_string())
+                )
+            })
     }
     pub fn regex(&self) -> &regex::Regex {
         &self.regex
@@ -29,7 +34,11 @@ impl Pattern {
 }
 
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl PartialEq for Pattern {
@@ -75,7 +84,10 @@ pub struct JsonPath {
 impl JsonPath {
     pub fn parse(source: &str) -> Result<JsonPath, String> {
         serde_json_path::JsonPath::parse(source)
-            .map(|path| JsonPath { source: source.to_string(), path })
+            .map(|path| JsonPath {
+                source: source.to_string(),
+                path,
+            })
             .map_err(|e| format!("invalid JSONPath `{source}`: {}", one_line(&e.to_string())))
     }
     pub fn as_str(&self) -> &str {

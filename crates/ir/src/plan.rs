@@ -82,7 +82,11 @@ pub struct Defaults {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub headers: IndexMap<String, Template>,
     /// Request timeout (default 30s).
-    #[serde(default, with = "crate::time::opt_duration_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time::opt_duration_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(schema_with = "duration_schema")]
     pub timeout: Option<Duration>,
     /// Pause after each step.
@@ -176,7 +180,11 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_redirects: Option<bool>,
     /// Request timeout (overrides `defaults.timeout`).
-    #[serde(default, with = "crate::time::opt_duration_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time::opt_duration_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(schema_with = "duration_schema")]
     pub timeout: Option<Duration>,
     /// Where this step came from when it was compiled from a recording.
@@ -315,7 +323,11 @@ impl TryFrom<RawRequest> for Request {
         if kinds.len() > 1 {
             return Err(format!(
                 "a request has at most one body kind, found {}",
-                kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+                kinds
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             ));
         }
         let body = if let Some(j) = raw.json {
@@ -327,7 +339,13 @@ impl TryFrom<RawRequest> for Request {
         } else {
             raw.multipart.map(Body::Multipart)
         };
-        Ok(Request { method: raw.method, url: raw.url, query: raw.query, headers: raw.headers, body })
+        Ok(Request {
+            method: raw.method,
+            url: raw.url,
+            query: raw.query,
+            headers: raw.headers,
+            body,
+        })
     }
 }
 

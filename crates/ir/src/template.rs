@@ -22,7 +22,15 @@ pub const BUILTIN_FUNCTIONS: &[&str] = &["uuid", "timestamp", "random_int", "ran
 /// Variables every template may read: the VU number and its iteration count.
 pub const BUILTIN_VARIABLES: &[&str] = &["vu", "iteration"];
 /// minijinja's own globals, which are not scenario variables either.
-const ENGINE_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner"];
+const ENGINE_GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+];
 
 /// A string that may contain `{{ ... }}`; literal strings cost nothing to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +51,8 @@ enum TemplateKind {
 
 static SINGLE_EXPRESSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\{\{-?\s*(.*?)\s*-?\}\}$").expect("static regex"));
-static FORBIDDEN_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{%-?\s*(include|import|extends|from)\b").expect("static regex")
-});
+static FORBIDDEN_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{%-?\s*(include|import|extends|from)\b").expect("static regex"));
 
 /// The syntax-checking environment: same configuration as a runtime one, no data.
 static CHECK_ENV: LazyLock<Environment<'static>> =
@@ -56,7 +63,11 @@ impl Template {
     pub fn parse(source: impl Into<String>) -> Result<Template, String> {
         let source = source.into();
         if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
-            return Ok(Template { source, kind: TemplateKind::Literal, references: Vec::new() });
+            return Ok(Template {
+                source,
+                kind: TemplateKind::Literal,
+                references: Vec::new(),
+            });
         }
         if let Some(m) = FORBIDDEN_TAG.captures(&source) {
             return Err(format!(
@@ -85,16 +96,27 @@ impl Template {
             }
             _ => TemplateKind::Text,
         };
-        Ok(Template { source, kind, references })
+        Ok(Template {
+            source,
+            kind,
+            references,
+        })
     }
 
     /// A template that renders to exactly `text`, escaping any template syntax in it.
     pub fn literal(text: &str) -> Template {
         if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
-            return Template { source: text.to_string(), kind: TemplateKind::Literal, references: Vec::new() };
+            return Template {
+                source: text.to_string(),
+                kind: TemplateKind::Literal,
+                references: Vec::new(),
+            };
         }
         Template {
-            source: format!("{{% raw %}}{}{{% endraw %}}", text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}")),
+            source: format!(
+                "{{% raw %}}{}{{% endraw %}}",
+                text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}")
+            ),
             kind: TemplateKind::Text,
             references: Vec::new(),
         }
@@ -172,9 +194,9 @@ impl<'de> Deserialize<'de> for ScalarText {
             Bool(bool),
         }
         Ok(ScalarText(
-            match Raw::deserialize(d)
-                .map_err(|_| serde::de::Error::custom("expected a string (a template), not a list or a map"))?
-            {
+            match Raw::deserialize(d).map_err(|_| {
+                serde::de::Error::custom("expected a string (a template), not a list or a map")
+            })? {
                 Raw::Text(t) => t,
                 Raw::Int(i) => i.to_string(),
                 Raw::Float(f) => f.to_string(),
@@ -205,9 +227,11 @@ impl JsonTemplate {
             serde_json::Value::Bool(b) => JsonTemplate::Bool(b),
             serde_json::Value::Number(n) => JsonTemplate::Number(n),
             serde_json::Value::String(s) => JsonTemplate::String(Template::parse(s)?),
-            serde_json::Value::Array(a) => {
-                JsonTemplate::Array(a.into_iter().map(JsonTemplate::from_json).collect::<Result<_, _>>()?)
-            }
+            serde_json::Value::Array(a) => JsonTemplate::Array(
+                a.into_iter()
+                    .map(JsonTemplate::from_json)
+                    .collect::<Result<_, _>>()?,
+            ),
             serde_json::Value::Object(o) => JsonTemplate::Object(
                 o.into_iter()
                     .map(|(k, v)| Ok((k, JsonTemplate::from_json(v)?)))
@@ -223,7 +247,9 @@ impl JsonTemplate {
             JsonTemplate::Bool(b) => serde_json::Value::Bool(*b),
             JsonTemplate::Number(n) => serde_json::Value::Number(n.clone()),
             JsonTemplate::String(t) => serde_json::Value::String(t.source().to_string()),
-            JsonTemplate::Array(a) => serde_json::Value::Array(a.iter().map(Self::to_json).collect()),
+            JsonTemplate::Array(a) => {
+                serde_json::Value::Array(a.iter().map(Self::to_json).collect())
+            }
             JsonTemplate::Object(o) => {
                 serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
             }
@@ -293,7 +319,9 @@ fn with_rng<T>(f: impl FnOnce(&mut SmallRng) -> T) -> T {
 /// A v4 UUID drawn from the template RNG.
 pub fn random_uuid() -> String {
     let bytes: [u8; 16] = with_rng(|r| r.random());
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// Builds the template environment with throng's builtins.
@@ -320,29 +348,40 @@ pub fn environment(env_overlay: Arc<HashMap<String, String>>) -> Environment<'st
         }
         Ok(with_rng(|r| r.random_range(a..=b)))
     });
-    env.add_function("random_choice", |list: Value| -> Result<Value, JinjaError> {
-        let len = list.len().unwrap_or(0);
-        if len == 0 {
-            return Err(JinjaError::new(ErrorKind::InvalidOperation, "random_choice() needs a non-empty list"));
-        }
-        let i = with_rng(|r| r.random_range(0..len));
-        list.get_item_by_index(i)
-    });
-    env.add_function("env", move |name: String, rest: Rest<Value>| -> Result<Value, JinjaError> {
-        if let Some(v) = env_overlay.get(&name) {
-            return Ok(Value::from(v.clone()));
-        }
-        if let Ok(v) = std::env::var(&name) {
-            return Ok(Value::from(v));
-        }
-        match rest.first() {
-            Some(default) => Ok(default.clone()),
-            None => Err(JinjaError::new(
-                ErrorKind::InvalidOperation,
-                format!("environment variable {name} is not set and env() was given no default"),
-            )),
-        }
-    });
+    env.add_function(
+        "random_choice",
+        |list: Value| -> Result<Value, JinjaError> {
+            let len = list.len().unwrap_or(0);
+            if len == 0 {
+                return Err(JinjaError::new(
+                    ErrorKind::InvalidOperation,
+                    "random_choice() needs a non-empty list",
+                ));
+            }
+            let i = with_rng(|r| r.random_range(0..len));
+            list.get_item_by_index(i)
+        },
+    );
+    env.add_function(
+        "env",
+        move |name: String, rest: Rest<Value>| -> Result<Value, JinjaError> {
+            if let Some(v) = env_overlay.get(&name) {
+                return Ok(Value::from(v.clone()));
+            }
+            if let Ok(v) = std::env::var(&name) {
+                return Ok(Value::from(v));
+            }
+            match rest.first() {
+                Some(default) => Ok(default.clone()),
+                None => Err(JinjaError::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "environment variable {name} is not set and env() was given no default"
+                    ),
+                )),
+            }
+        },
+    );
     env
 }
 
@@ -354,14 +393,20 @@ mod tests {
     fn parses_kinds_and_references() {
         let t = Template::parse("plain").unwrap();
         assert_eq!(t.as_literal(), Some("plain"));
-        let t = Template::parse("{{ base_url }}/p/{{ users.email }}?u={{ uuid() }}&v={{ vu }}").unwrap();
+        let t = Template::parse("{{ base_url }}/p/{{ users.email }}?u={{ uuid() }}&v={{ vu }}")
+            .unwrap();
         assert_eq!(t.references(), ["base_url", "users.email"]);
         assert!(t.as_expression().is_none());
         let t = Template::parse("{{ qty }}").unwrap();
         assert_eq!(t.as_expression(), Some("qty"));
-        assert!(Template::parse("{{ a }} and {{ b }}").unwrap().as_expression().is_none());
+        assert!(Template::parse("{{ a }} and {{ b }}")
+            .unwrap()
+            .as_expression()
+            .is_none());
         assert!(Template::parse("{{ broken ").is_err());
-        assert!(Template::parse("{% include 'x' %}").unwrap_err().contains("not allowed"));
+        assert!(Template::parse("{% include 'x' %}")
+            .unwrap_err()
+            .contains("not allowed"));
     }
 
     #[test]

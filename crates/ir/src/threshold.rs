@@ -87,15 +87,21 @@ impl Threshold {
         let src = text.trim();
         let err = |why: &str| format!("invalid threshold `{src}`: {why}");
         let (scope, rest) = if let Some(r) = src.strip_prefix("step[") {
-            let (name, rest) = r.split_once("].").ok_or_else(|| err("expected `step[NAME].metric`"))?;
+            let (name, rest) = r
+                .split_once("].")
+                .ok_or_else(|| err("expected `step[NAME].metric`"))?;
             (Scope::Step(name.to_string()), rest)
         } else if let Some(r) = src.strip_prefix("scenario[") {
-            let (name, rest) = r.split_once("].").ok_or_else(|| err("expected `scenario[NAME].metric`"))?;
+            let (name, rest) = r
+                .split_once("].")
+                .ok_or_else(|| err("expected `scenario[NAME].metric`"))?;
             (Scope::Scenario(name.to_string()), rest)
         } else {
             (Scope::All, src)
         };
-        let op_at = rest.find(['<', '>']).ok_or_else(|| err("expected a comparison with < or >"))?;
+        let op_at = rest
+            .find(['<', '>'])
+            .ok_or_else(|| err("expected a comparison with < or >"))?;
         let metric_text = rest[..op_at].trim();
         let after = &rest[op_at..];
         let (op, value_text) = if let Some(v) = after.strip_prefix("<=") {
@@ -127,14 +133,25 @@ impl Threshold {
             }
         };
         let bound = match metric {
-            Metric::Latency(_) => parse_duration(value_text).map_err(|e| err(&e))?.as_secs_f64() * 1000.0,
+            Metric::Latency(_) => {
+                parse_duration(value_text)
+                    .map_err(|e| err(&e))?
+                    .as_secs_f64()
+                    * 1000.0
+            }
             Metric::ErrorRate | Metric::Checks => parse_ratio(value_text).map_err(|e| err(&e))?,
             Metric::Rps => value_text
                 .trim_end_matches("/s")
                 .parse::<f64>()
                 .map_err(|_| err(&format!("`{value_text}` is not a number")))?,
         };
-        Ok(Threshold { scope, metric, op, bound, source: src.to_string() })
+        Ok(Threshold {
+            scope,
+            metric,
+            op,
+            bound,
+            source: src.to_string(),
+        })
     }
 
     /// The expression as written.
@@ -156,7 +173,9 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
         Some(n) => (n.trim(), 100.0),
         None => (text, 1.0),
     };
-    let v: f64 = num.parse().map_err(|_| format!("`{text}` is not a ratio like 1% or 0.01"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a ratio like 1% or 0.01"))?;
     let r = v / scale;
     if !(0.0..=1.0).contains(&r) {
         return Err(format!("`{text}` is outside 0% to 100%"));
@@ -202,7 +221,10 @@ mod tests {
     #[test]
     fn parses_the_documented_forms() {
         let t = Threshold::parse("p95 < 500ms").unwrap();
-        assert_eq!((t.scope.clone(), t.metric, t.op, t.bound), (Scope::All, Metric::Latency(LatencyStat::P95), Op::Lt, 500.0));
+        assert_eq!(
+            (t.scope.clone(), t.metric, t.op, t.bound),
+            (Scope::All, Metric::Latency(LatencyStat::P95), Op::Lt, 500.0)
+        );
         let t = Threshold::parse("error_rate < 1%").unwrap();
         assert!((t.bound - 0.01).abs() < 1e-12);
         let t = Threshold::parse("step[add to cart].p99 < 800ms").unwrap();
@@ -210,7 +232,9 @@ mod tests {
         let t = Threshold::parse("scenario[checkout].rps > 10").unwrap();
         assert_eq!((t.metric, t.op, t.bound), (Metric::Rps, Op::Gt, 10.0));
         assert!(Threshold::parse("p97 < 1s").is_err());
-        assert!(Threshold::parse("p95 < 500").unwrap_err().contains("missing unit"));
+        assert!(Threshold::parse("p95 < 500")
+            .unwrap_err()
+            .contains("missing unit"));
         assert!(Threshold::parse("checks > 150%").is_err());
     }
 }

@@ -22,11 +22,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!("invalid duration `{text}`: expected a number, like 500ms or 2s"));
+            return Err(format!(
+                "invalid duration `{text}`: expected a number, like 500ms or 2s"
+            ));
         }
-        let value: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("invalid duration `{text}`: `{}` is not a number", &rest[..num_len]))?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| {
+            format!(
+                "invalid duration `{text}`: `{}` is not a number",
+                &rest[..num_len]
+            )
+        })?;
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -40,8 +45,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "us" | "µs" => 1e-6,
             "" => {
                 return Err(format!(
-                    "invalid duration `{text}`: missing unit (use h, m, s, ms or us, e.g. `{value}s`)"
-                ))
+                "invalid duration `{text}`: missing unit (use h, m, s, ms or us, e.g. `{value}s`)"
+            ))
             }
             other => {
                 return Err(format!(
@@ -146,7 +151,9 @@ impl Think {
                 let min = parse_duration(a)?;
                 let max = parse_duration(b)?;
                 if min > max {
-                    return Err(format!("invalid think time `{text}`: the range's start is after its end"));
+                    return Err(format!(
+                        "invalid think time `{text}`: the range's start is after its end"
+                    ));
                 }
                 Ok(Think::Uniform { min, max })
             }
@@ -234,13 +241,15 @@ impl Rate {
         let per = if per.starts_with(|c: char| c.is_ascii_digit()) {
             parse_duration(per)?
         } else {
-            parse_duration(&format!("1{per}"))
-                .map_err(|_| format!("invalid rate `{text}`: unknown period `{per}` (use /s, /m or /h)"))?
+            parse_duration(&format!("1{per}")).map_err(|_| {
+                format!("invalid rate `{text}`: unknown period `{per}` (use /s, /m or /h)")
+            })?
         };
         if per.is_zero() {
             return Err(format!("invalid rate `{text}`: zero period"));
         }
-        Rate::per_second(count / per.as_secs_f64()).map_err(|_| format!("invalid rate `{text}`: must be above zero"))
+        Rate::per_second(count / per.as_secs_f64())
+            .map_err(|_| format!("invalid rate `{text}`: must be above zero"))
     }
 
     pub fn as_per_second(&self) -> f64 {
@@ -319,7 +328,10 @@ mod tests {
     fn think_and_rate() {
         assert_eq!(
             Think::parse("1s..3s").unwrap(),
-            Think::Uniform { min: Duration::from_secs(1), max: Duration::from_secs(3) }
+            Think::Uniform {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(3)
+            }
         );
         assert!(Think::parse("3s..1s").is_err());
         assert_eq!(Rate::parse("50/s").unwrap().as_per_second(), 50.0);

@@ -92,7 +92,10 @@ impl FromRequestParts<AppState> for AuthUser {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or(ApiError::Unauthorized)?;
-        let (scheme, token) = header.trim().split_once(' ').ok_or(ApiError::Unauthorized)?;
+        let (scheme, token) = header
+            .trim()
+            .split_once(' ')
+            .ok_or(ApiError::Unauthorized)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(ApiError::Unauthorized);
         }
@@ -100,7 +103,9 @@ impl FromRequestParts<AppState> for AuthUser {
         if state.is_revoked(&claims.jti) {
             return Err(ApiError::Unauthorized);
         }
-        let user = state.user_by_id(&claims.sub).ok_or(ApiError::Unauthorized)?;
+        let user = state
+            .user_by_id(&claims.sub)
+            .ok_or(ApiError::Unauthorized)?;
         Ok(AuthUser { user, claims })
     }
 }
@@ -150,7 +155,9 @@ pub async fn register(
     let email = req.email.trim();
     let name = req.name.trim();
     if email.is_empty() || req.password.is_empty() || name.is_empty() {
-        return Err(ApiError::bad_request("email, password and name are required"));
+        return Err(ApiError::bad_request(
+            "email, password and name are required",
+        ));
     }
     if !valid_email(email) {
         return Err(ApiError::bad_request("invalid email address"));

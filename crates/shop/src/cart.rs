@@ -31,7 +31,10 @@ pub struct Totals {
 }
 
 pub fn totals(items: &[CartItem]) -> Totals {
-    let subtotal: i64 = items.iter().map(|i| i.price_cents * i64::from(i.quantity)).sum();
+    let subtotal: i64 = items
+        .iter()
+        .map(|i| i.price_cents * i64::from(i.quantity))
+        .sum();
     // Round half up to the cent.
     let tax = (subtotal * TAX_PERCENT + 50) / 100;
     let shipping = if items.is_empty() || subtotal >= FREE_SHIPPING_CENTS {

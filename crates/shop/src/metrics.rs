@@ -89,7 +89,10 @@ impl Default for Metrics {
 impl Metrics {
     pub fn record(&self, method: &Method, path: &str, status: u16, elapsed: Duration) {
         let idx = SHARD.with(|s| *s);
-        let mut shard = self.shards[idx].0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self.shards[idx]
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         shard.total += 1;
         let stats = match shard.paths.get_mut(path) {
             Some(s) => s,
@@ -166,7 +169,9 @@ impl Metrics {
                 }
             }
         }
-        out.push_str("# HELP http_request_duration_seconds Time from request arrival to response headers.\n");
+        out.push_str(
+            "# HELP http_request_duration_seconds Time from request arrival to response headers.\n",
+        );
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
         for (path, stats) in &merged {
             for (i, m) in stats.methods.iter().enumerate() {

@@ -47,7 +47,10 @@ pub async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(state.started.elapsed()),
     )
         .into_response()
@@ -124,7 +127,9 @@ pub async fn delay(Path(ms): Path<String>) -> Result<Json<serde_json::Value>, Ap
 
 pub async fn delay_random(uri: Uri) -> Result<Json<serde_json::Value>, ApiError> {
     let params = query_map(&uri)?;
-    let max: u64 = parse_param(&params, "max")?.unwrap_or(1000).min(MAX_DELAY_MS);
+    let max: u64 = parse_param(&params, "max")?
+        .unwrap_or(1000)
+        .min(MAX_DELAY_MS);
     let ms = rand::random_range(0..=max);
     Ok(sleep_for(ms).await)
 }
@@ -135,21 +140,33 @@ async fn sleep_for(ms: u64) -> Json<serde_json::Value> {
 }
 
 pub async fn error(Path(code): Path<String>) -> ApiError {
-    match code.parse::<u16>().ok().and_then(|c| StatusCode::from_u16(c).ok()) {
+    match code
+        .parse::<u16>()
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+    {
         Some(status) if status.is_client_error() || status.is_server_error() => ApiError::Status(
             status,
-            status.canonical_reason().unwrap_or("Unknown Error").to_owned(),
+            status
+                .canonical_reason()
+                .unwrap_or("Unknown Error")
+                .to_owned(),
         ),
-        _ => ApiError::bad_request(format!(
-            "unsupported status code {code:?}: use 400-599"
-        )),
+        _ => ApiError::bad_request(format!("unsupported status code {code:?}: use 400-599")),
     }
 }
 
-pub async fn image(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, ApiError> {
+pub async fn image(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
     let id = file.strip_suffix(".svg").ok_or(ApiError::NotFound)?;
     let p = state.catalog.get(id).ok_or(ApiError::NotFound)?;
-    let hue = CATEGORIES.iter().position(|c| *c == p.category).unwrap_or(0) * 70;
+    let hue = CATEGORIES
+        .iter()
+        .position(|c| *c == p.category)
+        .unwrap_or(0)
+        * 70;
     let initial = p.name.chars().next().unwrap_or('?');
     let svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"160\" height=\"120\" viewBox=\"0 0 160 120\">\
@@ -167,7 +184,11 @@ pub async fn image(State(state): State<AppState>, Path(file): Path<String>) -> R
 }
 
 pub async fn index() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        INDEX_HTML,
+    )
+        .into_response()
 }
 
 pub async fn app_js() -> Response {

@@ -90,7 +90,9 @@ pub async fn checkout(
         .payment
         .ok_or_else(|| ApiError::bad_request("payment is required"))?;
     if payment.method.trim().is_empty() || payment.card_token.trim().is_empty() {
-        return Err(ApiError::bad_request("payment.method and payment.card_token are required"));
+        return Err(ApiError::bad_request(
+            "payment.method and payment.card_token are required",
+        ));
     }
 
     // Validate and empty the cart in one critical section so a double-submit

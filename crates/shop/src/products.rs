@@ -15,7 +15,10 @@ use crate::{
 const DEFAULT_LIMIT: u64 = 20;
 const MAX_LIMIT: u64 = 100;
 
-pub async fn list(State(state): State<AppState>, uri: Uri) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let params = query_map(&uri)?;
     let page: u64 = parse_param(&params, "page")?.unwrap_or(1);
     let limit: u64 = parse_param(&params, "limit")?.unwrap_or(DEFAULT_LIMIT);

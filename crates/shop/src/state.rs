@@ -185,10 +185,7 @@ impl ShopState {
             // Seeding uses fixed salts so the CSV and the stored users are reproducible.
             let mut salt = [0u8; 16];
             salt[..8].copy_from_slice(&(n as u64).to_le_bytes());
-            if state
-                .insert_user(&email, &password, &name, salt)
-                .is_ok()
-            {
+            if state.insert_user(&email, &password, &name, salt).is_ok() {
                 csv.push_str(&format!("{email},{password},{name}\n"));
             }
         }
@@ -198,7 +195,12 @@ impl ShopState {
         }
     }
 
-    pub fn register(&self, email: &str, password: &str, name: &str) -> Result<Arc<User>, RegisterError> {
+    pub fn register(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+    ) -> Result<Arc<User>, RegisterError> {
         self.insert_user(email, password, name, rand::random())
     }
 
@@ -211,7 +213,10 @@ impl ShopState {
     ) -> Result<Arc<User>, RegisterError> {
         let key = email.to_lowercase();
         // Hash before taking the lock so registrations don't serialise on it.
-        let mac = password_mac(&salt, password).finalize().into_bytes().to_vec();
+        let mac = password_mac(&salt, password)
+            .finalize()
+            .into_bytes()
+            .to_vec();
         let mut users = write(&self.users);
         if users.by_email.contains_key(&key) {
             return Err(RegisterError::Duplicate);
@@ -231,7 +236,10 @@ impl ShopState {
     }
 
     pub fn user_by_email(&self, email: &str) -> Option<Arc<User>> {
-        read(&self.users).by_email.get(&email.to_lowercase()).cloned()
+        read(&self.users)
+            .by_email
+            .get(&email.to_lowercase())
+            .cloned()
     }
 
     pub fn user_by_id(&self, id: &str) -> Option<Arc<User>> {

@@ -22,7 +22,9 @@ const MAX_INTERVAL_MS: u64 = 10_000;
 
 pub async fn sse(uri: Uri) -> Result<impl IntoResponse, ApiError> {
     let params = query_map(&uri)?;
-    let events: u64 = parse_param(&params, "events")?.unwrap_or(10).min(MAX_EVENTS);
+    let events: u64 = parse_param(&params, "events")?
+        .unwrap_or(10)
+        .min(MAX_EVENTS);
     let interval: u64 = parse_param(&params, "interval_ms")?
         .unwrap_or(100)
         .min(MAX_INTERVAL_MS);
@@ -38,7 +40,9 @@ pub async fn sse(uri: Uri) -> Result<impl IntoResponse, ApiError> {
             "message": format!("event {} of {events}", i + 1),
             "timestamp": timefmt::now_rfc3339(),
         });
-        let event = Event::default().id((i + 1).to_string()).data(data.to_string());
+        let event = Event::default()
+            .id((i + 1).to_string())
+            .data(data.to_string());
         Some((Ok::<_, Infallible>(event), i + 1))
     });
     Ok(Sse::new(stream))
@@ -66,12 +70,14 @@ async fn echo(mut socket: WebSocket) {
 /// `{"type":"ping","data":X}` gets a pong carrying X back; anything else is echoed verbatim.
 fn reply_to(text: &str) -> String {
     match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(obj)) if obj.get("type").and_then(Value::as_str) == Some("ping") => json!({
-            "type": "pong",
-            "data": obj.get("data").cloned().unwrap_or(Value::Null),
-            "timestamp": timefmt::now_rfc3339(),
-        })
-        .to_string(),
+        Ok(Value::Object(obj)) if obj.get("type").and_then(Value::as_str) == Some("ping") => {
+            json!({
+                "type": "pong",
+                "data": obj.get("data").cloned().unwrap_or(Value::Null),
+                "timestamp": timefmt::now_rfc3339(),
+            })
+            .to_string()
+        }
         _ => text.to_owned(),
     }
 }

@@ -1,0 +1,261 @@
+//! The results of a run as data: what `--out results.json` contains, what the console
+//! summary is printed from, and what `throng report` / `throng merge` read back.
+//!
+//! Field names are a published contract: extend, never rename. Every field added after
+//! version 1 carries `#[serde(default)]` so older files still deserialize.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunResults {
+    pub version: u32,
+    pub name: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_s: f64,
+    pub totals: Totals,
+    pub steps: Vec<StepResult>,
+    pub scenarios: Vec<ScenarioResult>,
+    /// Failed requests per category (`http_5xx`, `http_503`, `check`, `timeout`, ...).
+    pub errors: BTreeMap<String, u64>,
+    pub connections: Connections,
+    pub thresholds: Vec<ThresholdResult>,
+    pub timeline: Vec<TimelinePoint>,
+    pub histograms: Histograms,
+    /// The load as executed, e.g. "20 VUs, 200 iterations".
+    #[serde(default)]
+    pub load: String,
+    /// True when the run ended early: a signal or `--abort-on-fail`.
+    #[serde(default)]
+    pub stopped_early: bool,
+    /// Why the run ended early, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Totals {
+    pub requests: u64,
+    pub failed_requests: u64,
+    pub iterations: u64,
+    pub failed_iterations: u64,
+    pub dropped_iterations: u64,
+    pub rps: f64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    /// Request service times over every step.
+    pub latency_ms: LatencySummary,
+    /// Iterations cut at the end of the grace period.
+    #[serde(default)]
+    pub interrupted_iterations: u64,
+    #[serde(default)]
+    pub checks_passed: u64,
+    #[serde(default)]
+    pub checks_failed: u64,
+    /// Iteration latency, measured from each iteration's intended start (open model) or
+    /// its actual start (closed model): the number that includes queueing in the generator.
+    #[serde(default)]
+    pub iteration_latency_ms: LatencySummary,
+}
+
+/// Latency statistics in milliseconds, read from an HDR histogram (3 significant digits).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct LatencySummary {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl LatencySummary {
+    /// Summarises a histogram recorded in microseconds; an empty one is all zeros.
+    pub fn of(h: &Histogram<u64>) -> LatencySummary {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        LatencySummary {
+            min: ms(h.min()),
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StepResult {
+    pub scenario: String,
+    pub step: String,
+    pub requests: u64,
+    pub failed: u64,
+    pub rps: f64,
+    pub latency_ms: LatencySummary,
+    pub errors: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub checks_passed: u64,
+    #[serde(default)]
+    pub checks_failed: u64,
+    /// The first distinct failure messages, with how often each occurred.
+    #[serde(default)]
+    pub failures: Vec<FailureSample>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailureSample {
+    pub message: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub iterations: u64,
+    pub failed: u64,
+    /// Iteration latency (see [`Totals::iteration_latency_ms`]).
+    pub latency_ms: LatencySummary,
+    #[serde(default)]
+    pub interrupted: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Connections {
+    pub opened: u64,
+    pub reused: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub ok: bool,
+    /// The measured value (ms, ratio or per second); None when nothing was measured.
+    pub actual: Option<f64>,
+}
+
+/// One point per second (coarser for long runs, to bound memory).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct TimelinePoint {
+    /// Seconds since the start, at the end of the interval.
+    pub t: f64,
+    pub rps: f64,
+    pub errors: u64,
+    pub vus: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Serialized HDR histograms (V2 + DEFLATE, base64; microseconds, 1 µs to 1 h, 3 digits),
+/// so runs on several machines merge exactly.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Histograms {
+    /// Request service time over every step.
+    pub overall: String,
+    /// Per step, in the order of `steps`.
+    pub steps: Vec<NamedHistogram>,
+    /// Iteration latency per scenario, in the order of `scenarios`.
+    #[serde(default)]
+    pub scenarios: Vec<NamedHistogram>,
+    #[serde(default)]
+    pub iterations: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct NamedHistogram {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scenario: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub step: String,
+    pub hdr: String,
+}
+
+/// Lowest and highest trackable values (µs) and precision of every histogram throng writes.
+pub const HIST_LOW_US: u64 = 1;
+pub const HIST_HIGH_US: u64 = 3_600_000_000;
+pub const HIST_DIGITS: u8 = 3;
+
+/// An empty histogram with throng's fixed layout, so any two of them add exactly.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_DIGITS).expect("static histogram bounds are valid")
+}
+
+/// base64(V2 + DEFLATE) of a histogram.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(_) => String::new(),
+    }
+}
+
+/// The inverse of [`encode_histogram`]; V2 without DEFLATE is accepted too.
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    if text.is_empty() {
+        return Ok(new_histogram());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram cannot be decoded: {e:?}"))
+}
+
+impl RunResults {
+    /// 0 when every threshold held, 1 when one was breached.
+    pub fn exit_code(&self) -> u8 {
+        if self.thresholds.iter().all(|t| t.ok) {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// The results as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// Writes the JSON to `path` atomically: a temporary file beside it, then a rename, so a
+    /// reader never sees half a file even if the process is killed mid-write.
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "results.json".into());
+        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(self.to_json().as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// The console summary: per-step table, totals, errors, thresholds, failure samples.
+    pub fn summary(&self) -> String {
+        crate::summary::render(self)
+    }
+}
