@@ -5,6 +5,7 @@
 //! differed, 2 bad input.
 
 mod cmd_compile;
+mod cmd_k8s;
 mod cmd_run;
 mod cmd_schema;
 mod cmd_shop;
@@ -36,6 +37,8 @@ enum Command {
     Demo(NotYet),
     /// Print the JSON Schema of the scenario format (for editors)
     Schema(cmd_schema::Args),
+    /// Print Kubernetes manifests that run a scenario as an Indexed Job, one segment per pod
+    K8s(cmd_k8s::Args),
 }
 
 /// Placeholder arguments for subcommands that later work fills in.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd_run::run(*a),
         Command::Shop(a) => cmd_shop::run(a),
         Command::Schema(a) => cmd_schema::run(a),
+        Command::K8s(a) => cmd_k8s::run(a),
         Command::Demo(_) => Err(anyhow::anyhow!("`throng demo` is not yet implemented")),
     };
     match result {

@@ -1,1 +1,2 @@
 //! placeholder crate root, replaced below
+pub mod openapi;

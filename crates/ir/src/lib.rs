@@ -15,6 +15,8 @@ pub mod extract;
 pub mod load;
 pub mod pattern;
 pub mod plan;
+pub mod segment;
+pub mod shape;
 pub mod template;
 pub mod threshold;
 pub mod time;
@@ -27,6 +29,8 @@ pub use check::{Check, Comparison, StatusExpect, ValueExpect};
 pub use extract::Extractor;
 pub use load::{Load, LoadModel, LoadSpec, Stage};
 pub use pattern::{JsonPath, Pattern};
+pub use segment::Segment;
+pub use shape::Shape;
 pub use plan::{
     Body, Defaults, Feeder, OnFail, Part, Pick, Plan, Provenance, Request, Scenario, Step,
 };

@@ -9,6 +9,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::shape::Shape;
 use crate::time::{duration_schema, format_duration, Rate};
 
 /// The load as written; every field optional so layers can be overlaid.
@@ -38,6 +39,9 @@ pub struct LoadSpec {
     /// Open model: the pool of virtual users; iterations with no free VU are dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vus: Option<u32>,
+    /// A named traffic shape that generates the stages (instead of writing `stages`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Shape>,
 }
 
 /// A linear ramp from the previous target to `target` over `duration`.
@@ -124,17 +128,42 @@ impl LoadSpec {
         if over.max_vus.is_some() {
             out.max_vus = over.max_vus;
         }
+        if over.shape.is_some() {
+            out.shape = over.shape.clone();
+            out.stages.clear();
+        }
         out
     }
 
     /// The load to execute. With nothing specified: 1 VU, 1 iteration (a smoke run).
+    ///
+    /// With a `shape`, the shape supplies the start value and the stages; `rate` or `max_vus`
+    /// being present selects the open model, otherwise the shape counts VUs.
     pub fn resolve(&self) -> Result<Load, String> {
+        if let Some(shape) = &self.shape {
+            if !self.stages.is_empty() {
+                return Err("`shape` generates the stages: give `shape` or `stages`, not both".into());
+            }
+            shape.check().map_err(|e| format!("shape: {e}"))?;
+            let mut flat = self.clone();
+            flat.shape = None;
+            flat.stages = shape.stages();
+            let start = shape.start();
+            if self.rate.is_some() || self.max_vus.is_some() {
+                // A zero start rate is legal in a shape; the scheduler simply waits for the ramp.
+                flat.rate = Some(Rate::per_second(start.max(1e-9))?);
+                flat.vus = None;
+            } else {
+                flat.vus = Some(start.round() as u32);
+            }
+            return flat.resolve();
+        }
         if self.vus.is_some() && self.rate.is_some() {
             return Err(
                 "`vus` (closed model) and `rate` (open model) exclude each other: pick one".into(),
             );
         }
-        if self.max_vus.is_some() && self.rate.is_none() && !self.is_open_by_stages() {
+        if self.max_vus.is_some() && self.rate.is_none() {
             return Err("`max_vus` sizes the open model's pool: it needs `rate`".into());
         }
         if self.iterations == Some(0) {
@@ -193,10 +222,6 @@ impl LoadSpec {
             duration,
             iterations,
         })
-    }
-
-    fn is_open_by_stages(&self) -> bool {
-        false
     }
 }
 

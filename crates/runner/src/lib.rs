@@ -1,1 +1,316 @@
-//! placeholder crate root, replaced below
+//! throng-runner: the engine behind `throng run`.
+//!
+//! [`run`] takes a loaded [`Plan`] and [`RunOptions`], executes it under its load model with
+//! virtual users that each own their connections and cookie jar, and returns
+//! [`RunResults`]: per-step and per-scenario HDR latencies, error categories, a timeline,
+//! and the thresholds judged on them. The CLI prints [`RunResults::summary`], writes
+//! [`RunResults::write_json`], and exits with [`RunResults::exit_code`].
+
+mod cookies;
+mod engine;
+mod feeders;
+mod http;
+mod metrics;
+mod program;
+mod respond;
+pub mod results;
+mod summary;
+pub mod thresholds;
+mod vu;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use throng_ir::{LoadSpec, Plan};
+use tokio::sync::watch;
+
+pub use cookies::CookieJar;
+pub use results::{
+    decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms, LatencySummary,
+    NamedHistogram, RunResults, ScenarioResult, StepResult, ThresholdResult, TimelinePoint, Totals,
+};
+pub use thresholds::evaluate as evaluate_thresholds;
+
+/// How to run a plan; everything not set here comes from the plan.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Replaces `vars.base_url`.
+    pub base_url: Option<String>,
+    /// `--var k=v`: replace (or add) plan variables, as text.
+    pub vars: Vec<(String, String)>,
+    /// Load fields given on the command line; overlaid on the plan's `load`.
+    pub load: LoadSpec,
+    /// Ignore every think time.
+    pub no_think: bool,
+    /// How long in-flight iterations may finish after the end (default 10 s).
+    pub grace: Duration,
+    /// Stop early when an abortable threshold is already breached.
+    pub abort_on_fail: bool,
+    /// No progress output.
+    pub quiet: bool,
+    /// Interval between progress lines when stderr is not a terminal.
+    pub progress_every: Duration,
+    /// Variables for `env(name)` in templates, consulted before the process environment
+    /// (the scenario's sidecar `.env`).
+    pub env: HashMap<String, String>,
+    /// Seed for template randomness (`uuid()`, `random_int()`); random when None.
+    pub seed: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            base_url: None,
+            vars: Vec::new(),
+            load: LoadSpec::default(),
+            no_think: false,
+            grace: Duration::from_secs(10),
+            abort_on_fail: false,
+            quiet: false,
+            progress_every: Duration::from_secs(10),
+            env: HashMap::new(),
+            seed: None,
+        }
+    }
+}
+
+/// Why a run could not start. All of these are bad input (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("load: {0}")]
+    Load(String),
+    #[error("{0}")]
+    Data(String),
+    #[error("{0}")]
+    Compile(String),
+    #[error("{0}")]
+    Env(String),
+}
+
+/// Asks a running [`run`] to stop: the first request is graceful (in-flight iterations get
+/// the grace period), the second stops at once. Results are returned either way.
+#[derive(Clone)]
+pub struct Stopper {
+    tx: watch::Sender<u8>,
+}
+
+impl Default for Stopper {
+    fn default() -> Self {
+        Stopper::new()
+    }
+}
+
+impl Stopper {
+    pub fn new() -> Stopper {
+        Stopper { tx: watch::channel(engine::RUN).0 }
+    }
+
+    /// Graceful the first time, immediate the next.
+    pub fn escalate(&self) {
+        self.tx.send_modify(|l| *l = (*l + 1).min(engine::IMMEDIATE));
+    }
+
+    pub fn graceful(&self) {
+        self.tx.send_modify(|l| *l = (*l).max(engine::GRACEFUL));
+    }
+
+    pub fn immediate(&self) {
+        self.tx.send_modify(|l| *l = engine::IMMEDIATE);
+    }
+}
+
+/// Reads the sidecar `.env` beside a scenario file (none is fine).
+pub fn sidecar_env(scenario: &Path) -> Result<HashMap<String, String>, RunError> {
+    throng_ir::envfile::read_if_present(&throng_ir::envfile::sidecar_path(scenario)).map_err(RunError::Env)
+}
+
+/// Runs a plan to its end (or until `stop`), and judges its thresholds.
+pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResults, RunError> {
+    let load = plan.load.overlay(&opts.load).resolve().map_err(RunError::Load)?;
+    let mut overrides = opts.vars.clone();
+    if let Some(b) = &opts.base_url {
+        overrides.retain(|(k, _)| k != "base_url");
+        overrides.push(("base_url".into(), b.trim_end_matches('/').to_string()));
+    }
+    let feeders = plan
+        .data
+        .iter()
+        .map(|(name, f)| feeders::FeederData::load(name, f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(RunError::Data)?;
+    check_columns(&plan, &feeders).map_err(RunError::Data)?;
+    let program = program::compile(&plan, &overrides, Arc::new(opts.env.clone())).map_err(RunError::Compile)?;
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let run_seed = opts.seed.unwrap_or_else(|| {
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+            ^ (std::process::id() as u64) << 32
+    });
+    let names: Vec<(String, String)> = program
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter().map(move |st| (s.name.clone(), st.name.clone())))
+        .collect();
+    let scenario_names: Vec<String> = program.scenarios.iter().map(|s| s.name.clone()).collect();
+    let shared = Arc::new(vu::Shared {
+        shards: metrics::Shards::new(workers + 1, program.step_count, program.scenarios.len()),
+        program,
+        feeders,
+        no_think: opts.no_think,
+        run_seed,
+        stop_new: AtomicBool::new(false),
+        iteration_limit: load.iterations,
+        iterations_claimed: AtomicU64::new(0),
+        active: AtomicU64::new(0),
+        data_exhausted: AtomicBool::new(false),
+    });
+    let started_at = SystemTime::now();
+    let meta = Meta { name: plan.name.clone(), started_at, load: load.describe(), steps: names, scenarios: scenario_names };
+    let partial_meta = meta.clone();
+    let thresholds = plan.thresholds.clone();
+    let partial = move |agg: &metrics::Recorder, elapsed: Duration| {
+        build_results(&partial_meta, agg, elapsed, Vec::new(), None, &[])
+    };
+    let engine_opts = engine::EngineOptions {
+        grace: opts.grace,
+        quiet: opts.quiet,
+        abort_on_fail: opts.abort_on_fail,
+        thresholds: thresholds.clone(),
+        progress_every: opts.progress_every,
+    };
+    let done = engine::execute(shared, load, engine_opts, stop.tx.subscribe(), stop.tx.clone(), partial).await;
+    Ok(build_results(&meta, &done.agg, done.elapsed, done.timeline, done.stop_reason, &thresholds))
+}
+
+/// Every `feeder.column` a template reads must exist in that feeder's CSV.
+fn check_columns(plan: &Plan, feeders: &[feeders::FeederData]) -> Result<(), String> {
+    let mut templates: Vec<&throng_ir::Template> = plan.vars.values().flat_map(|v| v.templates()).collect();
+    for s in &plan.scenarios {
+        for st in &s.steps {
+            templates.extend(st.request.templates());
+            templates.extend(st.check.iter().flat_map(|c| c.templates()));
+        }
+    }
+    for t in templates {
+        for r in t.references() {
+            if let Some((root, col)) = r.split_once('.') {
+                if let Some(f) = feeders.iter().find(|f| f.name == root) {
+                    let col = col.split('.').next().unwrap_or(col);
+                    if !f.columns.iter().any(|c| c == col) {
+                        return Err(format!(
+                            "data `{root}` has no column `{col}` (columns: {})",
+                            f.columns.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+struct Meta {
+    name: String,
+    started_at: SystemTime,
+    load: String,
+    steps: Vec<(String, String)>,
+    scenarios: Vec<String>,
+}
+
+fn build_results(
+    meta: &Meta,
+    agg: &metrics::Recorder,
+    elapsed: Duration,
+    timeline: Vec<TimelinePoint>,
+    stop_reason: Option<String>,
+    thresholds: &[throng_ir::Threshold],
+) -> RunResults {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mut overall = new_histogram();
+    let mut errors = std::collections::BTreeMap::new();
+    let mut steps = Vec::new();
+    let mut step_hists = Vec::new();
+    for ((scenario, step), rec) in meta.steps.iter().zip(&agg.steps) {
+        let _ = overall.add(&rec.hist);
+        let mut errs = std::collections::BTreeMap::new();
+        for (c, n) in &rec.categories {
+            *errs.entry(c.as_str().to_string()).or_insert(0) += n;
+        }
+        for (code, n) in &rec.statuses {
+            *errs.entry(format!("http_{code}")).or_insert(0) += n;
+        }
+        for (k, v) in &errs {
+            *errors.entry(k.clone()).or_insert(0) += v;
+        }
+        steps.push(StepResult {
+            scenario: scenario.clone(),
+            step: step.clone(),
+            requests: rec.requests,
+            failed: rec.failed,
+            rps: rec.requests as f64 / secs,
+            latency_ms: LatencySummary::of(&rec.hist),
+            errors: errs,
+            checks_passed: rec.checks_passed,
+            checks_failed: rec.checks_failed,
+            failures: rec.samples.iter().map(|(m, c)| FailureSample { message: m.clone(), count: *c }).collect(),
+        });
+        step_hists.push(NamedHistogram { scenario: scenario.clone(), step: step.clone(), hdr: encode_histogram(&rec.hist) });
+    }
+    let mut iter_hist = new_histogram();
+    let mut scenarios = Vec::new();
+    let mut scen_hists = Vec::new();
+    for (name, rec) in meta.scenarios.iter().zip(&agg.scenarios) {
+        let _ = iter_hist.add(&rec.hist);
+        scenarios.push(ScenarioResult {
+            name: name.clone(),
+            iterations: rec.iterations,
+            failed: rec.failed,
+            latency_ms: LatencySummary::of(&rec.hist),
+            interrupted: rec.interrupted,
+        });
+        scen_hists.push(NamedHistogram { scenario: name.clone(), step: String::new(), hdr: encode_histogram(&rec.hist) });
+    }
+    let requests: u64 = steps.iter().map(|s| s.requests).sum();
+    let totals = Totals {
+        requests,
+        failed_requests: steps.iter().map(|s| s.failed).sum(),
+        iterations: scenarios.iter().map(|s| s.iterations).sum(),
+        failed_iterations: scenarios.iter().map(|s| s.failed).sum(),
+        dropped_iterations: agg.dropped,
+        rps: requests as f64 / secs,
+        bytes_received: agg.bytes_received,
+        bytes_sent: agg.bytes_sent,
+        latency_ms: LatencySummary::of(&overall),
+        interrupted_iterations: scenarios.iter().map(|s| s.interrupted).sum(),
+        checks_passed: steps.iter().map(|s| s.checks_passed).sum(),
+        checks_failed: steps.iter().map(|s| s.checks_failed).sum(),
+        iteration_latency_ms: LatencySummary::of(&iter_hist),
+    };
+    let mut results = RunResults {
+        version: 1,
+        name: meta.name.clone(),
+        started_at: summary::rfc3339(meta.started_at),
+        duration_s: elapsed.as_secs_f64(),
+        totals,
+        steps,
+        scenarios,
+        errors,
+        connections: Connections { opened: agg.conn_opened, reused: agg.conn_reused },
+        thresholds: Vec::new(),
+        timeline,
+        histograms: Histograms {
+            overall: encode_histogram(&overall),
+            steps: step_hists,
+            scenarios: scen_hists,
+            iterations: encode_histogram(&iter_hist),
+        },
+        load: meta.load.clone(),
+        stopped_early: stop_reason.is_some(),
+        stop_reason,
+    };
+    results.thresholds = thresholds::evaluate(thresholds, &results);
+    results
+}

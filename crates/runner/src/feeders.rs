@@ -1,0 +1,141 @@
+//! CSV data feeders: each iteration takes one row per feeder, sequentially (one shared
+//! cursor, wrapping), at random, or uniquely (each row once, then the run ends).
+//!
+//! Rows are turned into template values once at start, so handing one out is an atomic
+//! increment and an `Arc` clone.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use minijinja::Value;
+use rand::Rng;
+use throng_ir::{Feeder, Pick};
+
+pub struct FeederData {
+    pub name: String,
+    pub columns: Vec<String>,
+    rows: Vec<Value>,
+    pick: Pick,
+    cursor: AtomicUsize,
+}
+
+impl FeederData {
+    /// Reads the whole CSV; a missing header, ragged rows or (for non-unique feeders) no rows
+    /// at all are errors, reported before any traffic is sent.
+    pub fn load(name: &str, feeder: &Feeder) -> Result<FeederData, String> {
+        let path = if feeder.resolved.as_os_str().is_empty() { &feeder.csv } else { &feeder.resolved };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_path(path)
+            .map_err(|e| format!("data `{name}`: cannot read {}: {e}", path.display()))?;
+        let columns: Vec<String> = reader
+            .headers()
+            .map_err(|e| format!("data `{name}`: {}: {e}", path.display()))?
+            .iter()
+            .map(|c| c.trim().to_string())
+            .collect();
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| format!("data `{name}`: {}: {e}", path.display()))?;
+            rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
+        }
+        FeederData::from_rows(name, columns, rows, feeder.pick)
+    }
+
+    pub fn from_rows(name: &str, columns: Vec<String>, rows: Vec<Vec<String>>, pick: Pick) -> Result<FeederData, String> {
+        if columns.is_empty() || columns.iter().all(String::is_empty) {
+            return Err(format!("data `{name}`: the CSV needs a header row naming its columns"));
+        }
+        if rows.is_empty() && pick != Pick::Unique {
+            return Err(format!("data `{name}`: the CSV has a header but no rows"));
+        }
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                let map: BTreeMap<String, Value> =
+                    columns.iter().cloned().zip(r.into_iter().map(Value::from)).collect();
+                Value::from(map)
+            })
+            .collect();
+        Ok(FeederData { name: name.to_string(), columns, rows, pick, cursor: AtomicUsize::new(0) })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The next row, or None when a unique feeder has run out.
+    pub fn next(&self, rng: &mut impl Rng) -> Option<Value> {
+        match self.pick {
+            Pick::Sequential => {
+                let i = self.cursor.fetch_add(1, Ordering::Relaxed);
+                Some(self.rows[i % self.rows.len()].clone())
+            }
+            Pick::Random => Some(self.rows[rng.random_range(0..self.rows.len())].clone()),
+            Pick::Unique => {
+                let i = self.cursor.fetch_add(1, Ordering::Relaxed);
+                self.rows.get(i).cloned()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn feeder(pick: Pick, n: usize) -> FeederData {
+        let rows = (0..n).map(|i| vec![format!("user{i}"), format!("{i}")]).collect();
+        FeederData::from_rows("users", vec!["email".into(), "n".into()], rows, pick).unwrap()
+    }
+
+    fn email(v: &Value) -> String {
+        v.get_attr("email").unwrap().to_string()
+    }
+
+    #[test]
+    fn sequential_wraps() {
+        let f = feeder(Pick::Sequential, 3);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        let got: Vec<_> = (0..5).map(|_| email(&f.next(&mut rng).unwrap())).collect();
+        assert_eq!(got, ["user0", "user1", "user2", "user0", "user1"]);
+    }
+
+    #[test]
+    fn unique_never_reuses_and_runs_out_across_threads() {
+        let f = std::sync::Arc::new(feeder(Pick::Unique, 1000));
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let f = f.clone();
+                std::thread::spawn(move || {
+                    let mut rng = rand::rngs::SmallRng::seed_from_u64(t);
+                    let mut got = Vec::new();
+                    while let Some(v) = f.next(&mut rng) {
+                        got.push(email(&v));
+                    }
+                    got
+                })
+            })
+            .collect();
+        let mut all: Vec<String> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        assert_eq!(all.len(), 1000);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 1000);
+    }
+
+    #[test]
+    fn random_stays_in_range_and_empty_files_are_refused() {
+        let f = feeder(Pick::Random, 4);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(9);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            seen.insert(email(&f.next(&mut rng).unwrap()));
+        }
+        assert_eq!(seen.len(), 4);
+        assert!(FeederData::from_rows("x", vec!["a".into()], vec![], Pick::Sequential).is_err());
+        assert!(FeederData::from_rows("x", vec!["a".into()], vec![], Pick::Unique).unwrap().next(&mut rng).is_none());
+        assert!(FeederData::from_rows("x", vec![], vec![], Pick::Unique).is_err());
+    }
+}

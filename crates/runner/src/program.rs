@@ -1,0 +1,429 @@
+//! The plan compiled for execution: every template compiled once into one minijinja
+//! environment, URLs pre-parsed where literal, literal bodies pre-serialized, JSON schemas
+//! compiled, header names validated. Nothing here is parsed again per request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use minijinja::{Environment, Expression, Value};
+use throng_ir::{Body, Check, Extractor, JsonTemplate, OnFail, Part, Plan, Template, Think, ValueExpect};
+
+/// Request timeout when neither the step nor `defaults` sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A compiled template: literal text, a single expression, or a full template.
+pub enum Text {
+    Lit(String),
+    Tmpl(minijinja::Template<'static, 'static>),
+}
+
+impl Text {
+    pub fn render(&self, ctx: &Value) -> Result<String, String> {
+        match self {
+            Text::Lit(s) => Ok(s.clone()),
+            Text::Tmpl(t) => t.render(ctx).map_err(describe),
+        }
+    }
+
+    pub fn literal(&self) -> Option<&str> {
+        match self {
+            Text::Lit(s) => Some(s),
+            Text::Tmpl(_) => None,
+        }
+    }
+}
+
+/// A compiled JSON template; a lone `{{ expr }}` string keeps the expression's native type.
+pub enum Json {
+    Lit(serde_json::Value),
+    Expr(Expression<'static, 'static>),
+    Text(minijinja::Template<'static, 'static>),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn render(&self, ctx: &Value) -> Result<serde_json::Value, String> {
+        Ok(match self {
+            Json::Lit(v) => v.clone(),
+            Json::Expr(e) => {
+                let v = e.eval(ctx).map_err(describe)?;
+                serde_json::to_value(&v).map_err(|e| format!("cannot turn the value into JSON: {e}"))?
+            }
+            Json::Text(t) => serde_json::Value::String(t.render(ctx).map_err(describe)?),
+            Json::Array(a) => serde_json::Value::Array(a.iter().map(|j| j.render(ctx)).collect::<Result<_, _>>()?),
+            Json::Object(o) => serde_json::Value::Object(
+                o.iter().map(|(k, j)| Ok((k.clone(), j.render(ctx)?))).collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+
+    /// Renders to a minijinja value (for variables): strings stay strings, numbers numbers.
+    pub fn render_value(&self, ctx: &Value) -> Result<Value, String> {
+        match self {
+            Json::Expr(e) => e.eval(ctx).map_err(describe),
+            Json::Text(t) => Ok(Value::from(t.render(ctx).map_err(describe)?)),
+            other => Ok(Value::from_serialize(other.render(ctx)?)),
+        }
+    }
+}
+
+pub fn describe(e: minijinja::Error) -> String {
+    let mut msg = e.kind().to_string();
+    if let Some(d) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(d);
+    }
+    msg
+}
+
+pub enum BodyPlan {
+    None,
+    /// Pre-serialized, with its content type.
+    Fixed(Bytes, &'static str),
+    Json(Json),
+    Text(Text),
+    Form(Vec<(String, Text)>),
+    Multipart(Vec<(String, PartPlan)>),
+}
+
+pub enum PartPlan {
+    Text(Text),
+    File { content: Text, filename: String, content_type: Option<String> },
+}
+
+pub struct CheckPlan {
+    pub check: Check,
+    /// Rendered `equals` or `body_contains` operand.
+    pub operand: Option<Json>,
+    pub contains: Option<Text>,
+    pub schema: Option<jsonschema::Validator>,
+}
+
+pub struct ExtractPlan {
+    pub name: String,
+    pub extractor: Extractor,
+}
+
+pub struct StepPlan {
+    /// Index over every step of every scenario, for recording.
+    pub id: usize,
+    pub name: String,
+    pub method: http::Method,
+    pub url: Text,
+    /// Pre-parsed when the URL (and its query) is literal.
+    pub fixed_uri: Option<http::Uri>,
+    pub query: Vec<(String, Text)>,
+    pub headers: Vec<(HeaderName, Text)>,
+    /// Literal header values, pre-validated.
+    pub fixed_headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: BodyPlan,
+    pub extract: Vec<ExtractPlan>,
+    pub checks: Vec<CheckPlan>,
+    pub think: Option<Think>,
+    pub on_fail: OnFail,
+    pub follow_redirects: bool,
+    pub timeout: Duration,
+    pub needs_body: bool,
+}
+
+pub struct ScenarioPlan {
+    pub index: usize,
+    pub name: String,
+    pub weight: u32,
+    pub steps: Vec<StepPlan>,
+}
+
+pub struct Program {
+    pub name: String,
+    /// Variables in file order; literal ones are rendered once here.
+    pub vars: Vec<(String, Json)>,
+    pub fixed_vars: BTreeMap<String, Value>,
+    pub scenarios: Vec<ScenarioPlan>,
+    pub total_weight: u64,
+    pub step_count: usize,
+}
+
+struct Compiler {
+    env: &'static Environment<'static>,
+}
+
+impl Compiler {
+    fn text(&self, t: &Template) -> Result<Text, String> {
+        match t.as_literal() {
+            Some(l) => Ok(Text::Lit(l.to_string())),
+            None => self.env.get_template(t.source()).map(Text::Tmpl).map_err(describe),
+        }
+    }
+
+    fn json(&self, j: &JsonTemplate) -> Result<Json, String> {
+        if j.is_literal() {
+            return Ok(Json::Lit(j.to_json()));
+        }
+        Ok(match j {
+            JsonTemplate::String(t) => match t.as_expression() {
+                Some(e) => Json::Expr(
+                    self.env.compile_expression_owned(e.to_string()).map_err(|err| format!("`{e}`: {}", describe(err)))?,
+                ),
+                None => match self.text(t)? {
+                    Text::Tmpl(t) => Json::Text(t),
+                    Text::Lit(l) => Json::Lit(serde_json::Value::String(l)),
+                },
+            },
+            JsonTemplate::Array(a) => Json::Array(a.iter().map(|v| self.json(v)).collect::<Result<_, _>>()?),
+            JsonTemplate::Object(o) => {
+                Json::Object(o.iter().map(|(k, v)| Ok((k.clone(), self.json(v)?))).collect::<Result<_, String>>()?)
+            }
+            other => Json::Lit(other.to_json()),
+        })
+    }
+}
+
+/// Registers every non-literal template of the plan under its own source text (so equal
+/// templates compile once), then freezes the environment for the rest of the process:
+/// compiled templates borrow it, and one environment per run is a few kilobytes.
+fn freeze_environment(plan: &Plan, env_overlay: Arc<HashMap<String, String>>) -> Result<&'static Environment<'static>, String> {
+    let mut env = throng_ir::template::environment(env_overlay);
+    let mut all: Vec<&Template> = plan.vars.values().flat_map(JsonTemplate::templates).collect();
+    for s in &plan.scenarios {
+        for st in &s.steps {
+            all.extend(st.request.templates());
+            all.extend(st.check.iter().flat_map(Check::templates));
+        }
+    }
+    all.extend(plan.defaults.headers.values());
+    for t in all {
+        if t.as_literal().is_none() && env.get_template(t.source()).is_err() {
+            env.add_template_owned(t.source().to_string(), t.source().to_string())
+                .map_err(|e| format!("template `{}`: {}", t.source(), describe(e)))?;
+        }
+    }
+    Ok(Box::leak(Box::new(env)))
+}
+
+fn literal_query_uri(url: &str, query: &[(String, Text)]) -> Option<http::Uri> {
+    let mut full = url.to_string();
+    for (k, v) in query {
+        append_query(&mut full, k, v.literal()?);
+    }
+    full.parse().ok()
+}
+
+/// Appends `k=v` to a URL, percent-encoding both.
+pub fn append_query(url: &mut String, k: &str, v: &str) {
+    url.push(if url.contains('?') { '&' } else { '?' });
+    encode_component(url, k);
+    url.push('=');
+    encode_component(url, v);
+}
+
+pub fn encode_component(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// Compiles the plan. `vars` are applied after the file's (command-line `--var`, `--base-url`).
+pub fn compile(
+    plan: &Plan,
+    overrides: &[(String, String)],
+    env_overlay: Arc<HashMap<String, String>>,
+) -> Result<Program, String> {
+    let c = Compiler { env: freeze_environment(plan, env_overlay)? };
+
+    let mut vars = Vec::new();
+    for (k, v) in &plan.vars {
+        if overrides.iter().any(|(o, _)| o == k) {
+            continue;
+        }
+        vars.push((k.clone(), c.json(v)?));
+    }
+    for (k, v) in overrides {
+        vars.push((k.clone(), Json::Lit(serde_json::Value::String(v.clone()))));
+    }
+
+    let mut scenarios = Vec::new();
+    let mut id = 0;
+    for (si, s) in plan.scenarios.iter().enumerate() {
+        let mut steps = Vec::new();
+        for st in &s.steps {
+            let r = &st.request;
+            let method = http::Method::from_bytes(r.method.as_str().as_bytes())
+                .map_err(|_| format!("step `{}`: invalid method {}", st.name, r.method.as_str()))?;
+            let url = c.text(&r.url)?;
+            let query = r.query.iter().map(|(k, v)| Ok((k.clone(), c.text(v)?))).collect::<Result<Vec<_>, String>>()?;
+            let mut header_src: Vec<(HeaderName, &Template)> = Vec::new();
+            for (k, v) in plan.defaults.headers.iter().chain(r.headers.iter()) {
+                let name = HeaderName::from_bytes(k.trim().as_bytes())
+                    .map_err(|_| format!("step `{}`: invalid header name `{k}`", st.name))?;
+                header_src.retain(|(n, _)| n != name);
+                header_src.push((name, v));
+            }
+            let mut headers = Vec::new();
+            let mut fixed_headers = Vec::new();
+            for (name, v) in header_src {
+                match v.as_literal() {
+                    Some(l) => fixed_headers.push((
+                        name.clone(),
+                        HeaderValue::from_str(l)
+                            .map_err(|_| format!("step `{}`: invalid value for header `{name}`", st.name))?,
+                    )),
+                    None => headers.push((name, c.text(v)?)),
+                }
+            }
+            let body = match &r.body {
+                None => BodyPlan::None,
+                Some(Body::Json(j)) if j.is_literal() => BodyPlan::Fixed(
+                    Bytes::from(serde_json::to_vec(&j.to_json()).map_err(|e| e.to_string())?),
+                    "application/json",
+                ),
+                Some(Body::Json(j)) => BodyPlan::Json(c.json(j)?),
+                Some(Body::Text(t)) => match t.as_literal() {
+                    Some(l) => BodyPlan::Fixed(Bytes::from(l.to_string()), "text/plain; charset=utf-8"),
+                    None => BodyPlan::Text(c.text(t)?),
+                },
+                Some(Body::Form(f)) => {
+                    BodyPlan::Form(f.iter().map(|(k, v)| Ok((k.clone(), c.text(v)?))).collect::<Result<_, String>>()?)
+                }
+                Some(Body::Multipart(m)) => BodyPlan::Multipart(
+                    m.iter()
+                        .map(|(k, p)| {
+                            Ok((
+                                k.clone(),
+                                match p {
+                                    Part::Text(t) => PartPlan::Text(c.text(t)?),
+                                    Part::File { content, filename, content_type } => PartPlan::File {
+                                        content: c.text(content)?,
+                                        filename: filename.clone(),
+                                        content_type: content_type.clone(),
+                                    },
+                                },
+                            ))
+                        })
+                        .collect::<Result<_, String>>()?,
+                ),
+            };
+            let mut checks = Vec::new();
+            for ch in &st.check {
+                let operand = match ch {
+                    Check::Json { expect: ValueExpect::Equals(j), .. }
+                    | Check::Header { expect: ValueExpect::Equals(j), .. } => Some(c.json(j)?),
+                    _ => None,
+                };
+                let contains = match ch {
+                    Check::BodyContains(t) => Some(c.text(t)?),
+                    _ => None,
+                };
+                let schema = match ch {
+                    Check::Schema(s) => Some(
+                        jsonschema::validator_for(s)
+                            .map_err(|e| format!("step `{}`: invalid JSON schema: {e}", st.name))?,
+                    ),
+                    _ => None,
+                };
+                checks.push(CheckPlan { check: ch.clone(), operand, contains, schema });
+            }
+            let extract =
+                st.extract.iter().map(|(k, e)| ExtractPlan { name: k.clone(), extractor: e.clone() }).collect::<Vec<_>>();
+            let needs_body = st.check.iter().any(Check::needs_body) || st.extract.values().any(Extractor::needs_body);
+            let fixed_uri = match url.literal() {
+                Some(u) => literal_query_uri(u, &query),
+                None => None,
+            };
+            steps.push(StepPlan {
+                    id,
+                    name: st.name.clone(),
+                    method,
+                    url,
+                    fixed_uri,
+                    query,
+                    headers,
+                    fixed_headers,
+                    body,
+                    extract,
+                    checks,
+                    think: st.think.or(plan.defaults.think),
+                    on_fail: st.on_fail.or(plan.defaults.on_fail).unwrap_or_default(),
+                    follow_redirects: st.follow_redirects.or(plan.defaults.follow_redirects).unwrap_or(true),
+                    timeout: st.timeout.or(plan.defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
+                    needs_body,
+            });
+            id += 1;
+        }
+        scenarios.push((si, s.name.clone(), s.weight, steps));
+    }
+
+    let mut fixed_vars = BTreeMap::new();
+    for (k, j) in &vars {
+        if let Json::Lit(v) = j {
+            fixed_vars.insert(k.clone(), Value::from_serialize(v));
+        }
+    }
+    let out: Vec<ScenarioPlan> = scenarios
+        .into_iter()
+        .map(|(index, name, weight, steps)| ScenarioPlan { index, name, weight, steps })
+        .collect();
+    let total_weight = out.iter().map(|s| s.weight as u64).sum::<u64>().max(1);
+    Ok(Program { name: plan.name.clone(), vars, fixed_vars, scenarios: out, total_weight, step_count: id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(pairs: &[(&str, Value)]) -> Value {
+        Value::from(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<String, Value>>())
+    }
+
+    fn body_of(yaml_json: &str, ctxv: &Value) -> serde_json::Value {
+        let plan = throng_ir::load_str(
+            &format!(
+                "version: 1\nname: t\nvars: {{qty: 2, name: bob, tags: [a, b], flag: true}}\nscenarios:\n  - name: s\n    steps:\n      - name: a\n        request: {{method: POST, url: 'http://127.0.0.1/x', json: {yaml_json}}}\n"
+            ),
+            "t.yaml",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let p = compile(&plan, &[], Arc::new(HashMap::new())).unwrap();
+        match &p.scenarios[0].steps[0].body {
+            BodyPlan::Json(j) => j.render(ctxv).unwrap(),
+            BodyPlan::Fixed(b, _) => serde_json::from_slice(b).unwrap(),
+            _ => panic!("not json"),
+        }
+    }
+
+    #[test]
+    fn json_bodies_keep_native_types_for_lone_expressions() {
+        let c = ctx(&[
+            ("qty", Value::from(2)),
+            ("name", Value::from("bob")),
+            ("tags", Value::from(vec!["a", "b"])),
+            ("flag", Value::from(true)),
+        ]);
+        let out = body_of(
+            r#"{"q": "{{ qty }}", "q2": "{{ qty * 3 }}", "s": "x-{{ qty }}", "n": "{{ name }}", "t": "{{ tags }}", "f": "{{ flag }}", "lit": 5, "nest": [{"k": "{{ qty }}"}]}"#,
+            &c,
+        );
+        assert_eq!(
+            out,
+            serde_json::json!({"q": 2, "q2": 6, "s": "x-2", "n": "bob", "t": ["a", "b"], "f": true, "lit": 5, "nest": [{"k": 2}]})
+        );
+        // Fully literal bodies are serialized once at compile time.
+        assert_eq!(body_of(r#"{"a": [1, "b"]}"#, &c), serde_json::json!({"a": [1, "b"]}));
+    }
+
+    #[test]
+    fn query_encoding() {
+        let mut u = "http://h/p".to_string();
+        append_query(&mut u, "search", "a b&c");
+        append_query(&mut u, "page", "1");
+        assert_eq!(u, "http://h/p?search=a%20b%26c&page=1");
+    }
+}

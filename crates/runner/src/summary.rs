@@ -1,0 +1,146 @@
+//! The end-of-run console summary, rendered from [`RunResults`] alone so `throng report`
+//! can print the same table from a results file.
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use crate::results::RunResults;
+
+/// How many distinct failure messages are shown per failing step.
+const SHOWN_FAILURES: usize = 3;
+
+pub fn render(r: &RunResults) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n{} — {} — {:.1}s{}", r.name, r.load, r.duration_s, match &r.stop_reason {
+        Some(why) => format!(" ({why})"),
+        None => String::new(),
+    });
+    let width = r.steps.iter().map(|s| s.step.len()).max().unwrap_or(4).clamp(4, 40);
+    let multi = r.scenarios.len() > 1;
+    let _ = writeln!(
+        out,
+        "\n  {:<width$}  {:>9} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "step", "requests", "failed", "rps", "p50", "p90", "p95", "p99", "max"
+    );
+    let row = |out: &mut String, name: &str, req: u64, failed: u64, rps: f64, l: &crate::results::LatencySummary| {
+        let name: String = name.chars().take(width).collect();
+        let _ = writeln!(
+            out,
+            "  {name:<width$}  {req:>9} {failed:>7} {rps:>8.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.max)
+        );
+    };
+    for s in &r.steps {
+        let name = if multi { format!("{}/{}", s.scenario, s.step) } else { s.step.clone() };
+        row(&mut out, &name, s.requests, s.failed, s.rps, &s.latency_ms);
+    }
+    let t = &r.totals;
+    row(&mut out, "total", t.requests, t.failed_requests, t.rps, &t.latency_ms);
+    let _ = writeln!(
+        out,
+        "\n  iterations: {} ({} failed, {} dropped, {} interrupted), iteration p50 {} p95 {} p99 {}",
+        t.iterations,
+        t.failed_iterations,
+        t.dropped_iterations,
+        t.interrupted_iterations,
+        ms(t.iteration_latency_ms.p50),
+        ms(t.iteration_latency_ms.p95),
+        ms(t.iteration_latency_ms.p99)
+    );
+    let _ = writeln!(
+        out,
+        "  data: {} sent, {} received; connections: {} opened, {} reused; checks: {} passed, {} failed",
+        bytes(t.bytes_sent),
+        bytes(t.bytes_received),
+        r.connections.opened,
+        r.connections.reused,
+        t.checks_passed,
+        t.checks_failed
+    );
+    if !r.errors.is_empty() {
+        let list: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "  errors: {}", list.join(", "));
+    }
+    let failing: Vec<_> = r.steps.iter().filter(|s| !s.failures.is_empty()).collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\n  failures:");
+        for s in failing {
+            let _ = writeln!(out, "    {}:", s.step);
+            for f in s.failures.iter().take(SHOWN_FAILURES) {
+                let _ = writeln!(out, "      {}× {}", f.count, f.message);
+            }
+        }
+    }
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(out, "\n  thresholds:");
+        for th in &r.thresholds {
+            let actual = match th.actual {
+                Some(v) => format!("{v:.3}"),
+                None => "no data".into(),
+            };
+            let _ = writeln!(out, "    {} {}  (actual {actual})", if th.ok { "ok  " } else { "FAIL" }, th.expr);
+        }
+    }
+    out
+}
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else {
+        format!("{v:.1}ms")
+    }
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+/// RFC 3339 in UTC, without pulling in a date crate.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(1_709_210_096_250)),
+            "2024-02-29T12:34:56.250Z"
+        );
+    }
+}

@@ -1,0 +1,524 @@
+//! A virtual user: runs iterations of a scenario, step by step, with its own connections,
+//! cookie jar, variables and randomness, recording every request into its thread's shard.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
+use http::{HeaderMap, Method, Request, Uri};
+use http_body_util::Full;
+use minijinja::Value;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use throng_ir::{Check, OnFail, Think};
+
+use crate::cookies::CookieJar;
+use crate::feeders::FeederData;
+use crate::http::{read_body, Client, ConnUse, Origin, TransportError};
+use crate::metrics::{Category, RequestRecord, Shards};
+use crate::program::{append_query, BodyPlan, PartPlan, Program, ScenarioPlan, StepPlan};
+use crate::respond::{self, Seen};
+
+/// Response bodies read for checks and extractors are capped; bigger ones fail the step.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Redirects followed per request before giving up.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// State shared by every VU of a run.
+pub struct Shared {
+    pub program: Program,
+    pub feeders: Vec<FeederData>,
+    pub shards: Shards,
+    pub no_think: bool,
+    pub run_seed: u64,
+    /// Set when no new iteration may start (end of duration, signal, data exhausted).
+    pub stop_new: AtomicBool,
+    pub iteration_limit: Option<u64>,
+    pub iterations_claimed: AtomicU64,
+    /// Iterations running right now, for the timeline's `vus`.
+    pub active: AtomicU64,
+    pub data_exhausted: AtomicBool,
+}
+
+impl Shared {
+    /// Reserves one iteration of the total budget; false when none is left or the run is ending.
+    pub fn claim_iteration(&self) -> bool {
+        if self.stop_new.load(Ordering::Relaxed) {
+            return false;
+        }
+        match self.iteration_limit {
+            Some(n) => self.iterations_claimed.fetch_add(1, Ordering::Relaxed) < n,
+            None => true,
+        }
+    }
+
+    pub fn more_iterations(&self) -> bool {
+        !self.stop_new.load(Ordering::Relaxed)
+            && self.iteration_limit.is_none_or(|n| self.iterations_claimed.load(Ordering::Relaxed) < n)
+    }
+}
+
+/// How an iteration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IterEnd {
+    Done { failed: bool },
+    /// A unique feeder ran out: the iteration did not start and the run should end.
+    NoData,
+}
+
+pub struct Vu {
+    /// 1-based, global.
+    pub id: u64,
+    iteration: u64,
+    client: Client,
+    jar: CookieJar,
+    rng: SmallRng,
+}
+
+fn seed(parts: &[u64]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// A pause drawn from a think time.
+pub fn think_duration(t: &Think, rng: &mut impl Rng) -> Duration {
+    match *t {
+        Think::Fixed(d) => d,
+        Think::Uniform { min, max } if max > min => {
+            Duration::from_nanos(rng.random_range(min.as_nanos() as u64..=max.as_nanos() as u64))
+        }
+        Think::Uniform { min, .. } => min,
+    }
+}
+
+struct StepResult {
+    failed: bool,
+    extracted: Vec<(String, Value)>,
+}
+
+impl Vu {
+    pub fn new(id: u64, run_seed: u64) -> Vu {
+        Vu {
+            id,
+            iteration: 0,
+            client: Client::default(),
+            jar: CookieJar::default(),
+            rng: SmallRng::seed_from_u64(seed(&[run_seed, id])),
+        }
+    }
+
+    fn pick<'p>(&mut self, program: &'p Program) -> &'p ScenarioPlan {
+        if program.scenarios.len() == 1 {
+            return &program.scenarios[0];
+        }
+        let mut r = self.rng.random_range(0..program.total_weight);
+        for s in &program.scenarios {
+            if r < s.weight as u64 {
+                return s;
+            }
+            r -= s.weight as u64;
+        }
+        &program.scenarios[0]
+    }
+
+    /// The scenario an iteration will run, picked before it starts so an interrupted
+    /// iteration can be attributed.
+    pub fn choose(&mut self, sh: &Shared) -> usize {
+        self.pick(&sh.program).index
+    }
+
+    /// Runs one iteration of scenario `scenario`; `intended` is when it should have started.
+    pub async fn iteration(&mut self, sh: &Shared, scenario: usize, intended: Instant) -> IterEnd {
+        let scen = &sh.program.scenarios[scenario];
+        self.iteration += 1;
+        let mut vars: BTreeMap<String, Value> = sh.program.fixed_vars.clone();
+        vars.insert("vu".into(), Value::from(self.id));
+        vars.insert("iteration".into(), Value::from(self.iteration));
+        for f in &sh.feeders {
+            match f.next(&mut self.rng) {
+                Some(row) => {
+                    vars.insert(f.name.clone(), row);
+                }
+                None => {
+                    sh.data_exhausted.store(true, Ordering::Relaxed);
+                    sh.stop_new.store(true, Ordering::Relaxed);
+                    return IterEnd::NoData;
+                }
+            }
+        }
+        throng_ir::template::reseed(seed(&[sh.run_seed, self.id, self.iteration, 0]));
+        for (k, j) in &sh.program.vars {
+            if matches!(j, crate::program::Json::Lit(_)) {
+                continue;
+            }
+            let ctx = Value::from(vars.clone());
+            match j.render_value(&ctx) {
+                Ok(v) => {
+                    vars.insert(k.clone(), v);
+                }
+                Err(e) => {
+                    let first = &scen.steps[0];
+                    let msg = format!("variable `{k}`: {e}");
+                    sh.shards.local().request(RequestRecord {
+                        step: first.id,
+                        service: Duration::ZERO,
+                        error: Some((Category::Template, None, &msg)),
+                        checks_passed: 0,
+                        checks_failed: 0,
+                        status: None,
+                    });
+                    sh.shards.local().iteration(scen.index, intended.elapsed(), true, false);
+                    return IterEnd::Done { failed: true };
+                }
+            }
+        }
+        self.jar.clear();
+        let mut ctx = Value::from(vars.clone());
+        let mut failed = false;
+        let last = scen.steps.len().saturating_sub(1);
+        for (i, step) in scen.steps.iter().enumerate() {
+            throng_ir::template::reseed(seed(&[sh.run_seed, self.id, self.iteration, step.id as u64 + 1]));
+            let r = self.step(sh, step, &ctx).await;
+            if !r.extracted.is_empty() {
+                for (k, v) in r.extracted {
+                    vars.insert(k, v);
+                }
+                ctx = Value::from(vars.clone());
+            }
+            if r.failed {
+                failed = true;
+                if step.on_fail == OnFail::Stop {
+                    break;
+                }
+            }
+            // No pause after the last step: it would only delay the next iteration's start
+            // and inflate the iteration latency.
+            if i < last && !sh.no_think {
+                if let Some(t) = &step.think {
+                    let d = think_duration(t, &mut self.rng);
+                    if !d.is_zero() {
+                        tokio::time::sleep(d).await;
+                    }
+                }
+            }
+        }
+        sh.shards.local().iteration(scen.index, intended.elapsed(), failed, false);
+        IterEnd::Done { failed }
+    }
+
+    fn build_uri(step: &StepPlan, ctx: &Value) -> Result<Uri, String> {
+        if let Some(u) = &step.fixed_uri {
+            return Ok(u.clone());
+        }
+        let mut url = step.url.render(ctx)?;
+        for (k, v) in &step.query {
+            append_query(&mut url, k, &v.render(ctx)?);
+        }
+        url.parse::<Uri>().map_err(|e| format!("invalid URL `{url}`: {e}"))
+    }
+
+    fn build_body(step: &StepPlan, ctx: &Value, rng: &mut SmallRng) -> Result<(Bytes, Option<String>), String> {
+        Ok(match &step.body {
+            BodyPlan::None => (Bytes::new(), None),
+            BodyPlan::Fixed(b, ct) => (b.clone(), Some(ct.to_string())),
+            BodyPlan::Json(j) => {
+                let v = j.render(ctx)?;
+                (Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?), Some("application/json".into()))
+            }
+            BodyPlan::Text(t) => (Bytes::from(t.render(ctx)?), Some("text/plain; charset=utf-8".into())),
+            BodyPlan::Form(f) => {
+                let mut out = String::new();
+                for (k, v) in f {
+                    if !out.is_empty() {
+                        out.push('&');
+                    }
+                    crate::program::encode_component(&mut out, k);
+                    out.push('=');
+                    crate::program::encode_component(&mut out, &v.render(ctx)?);
+                }
+                (Bytes::from(out), Some("application/x-www-form-urlencoded".into()))
+            }
+            BodyPlan::Multipart(parts) => {
+                let boundary = format!("throng-{:016x}", rng.random::<u64>());
+                let mut out = Vec::new();
+                for (name, p) in parts {
+                    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+                    match p {
+                        PartPlan::Text(t) => {
+                            out.extend_from_slice(
+                                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                            );
+                            out.extend_from_slice(t.render(ctx)?.as_bytes());
+                        }
+                        PartPlan::File { content, filename, content_type } => {
+                            out.extend_from_slice(
+                                format!(
+                                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {}\r\n\r\n",
+                                    content_type.as_deref().unwrap_or("application/octet-stream")
+                                )
+                                .as_bytes(),
+                            );
+                            out.extend_from_slice(content.render(ctx)?.as_bytes());
+                        }
+                    }
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+                (Bytes::from(out), Some(format!("multipart/form-data; boundary={boundary}")))
+            }
+        })
+    }
+
+    async fn step(&mut self, sh: &Shared, step: &StepPlan, ctx: &Value) -> StepResult {
+        let start = Instant::now();
+        let mut usage = ConnUse::default();
+        let mut sent: u64 = 0;
+        let mut received: u64 = 0;
+
+        let prepared = (|| -> Result<(Uri, HeaderMap, Bytes), String> {
+            let uri = Vu::build_uri(step, ctx)?;
+            let mut headers = HeaderMap::with_capacity(step.fixed_headers.len() + step.headers.len() + 3);
+            for (k, v) in &step.fixed_headers {
+                headers.insert(k.clone(), v.clone());
+            }
+            for (k, t) in &step.headers {
+                let v = t.render(ctx)?;
+                headers.insert(k.clone(), HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header `{k}`: {v:?}"))?);
+            }
+            let (body, ct) = Vu::build_body(step, ctx, &mut self.rng)?;
+            if let Some(ct) = ct {
+                if !headers.contains_key(CONTENT_TYPE) {
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| e.to_string())?);
+                }
+            }
+            Ok((uri, headers, body))
+        })();
+        let (uri, headers, body) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                let msg = format!("cannot build the request: {e}");
+                sh.shards.local().request(RequestRecord {
+                    step: step.id,
+                    service: start.elapsed(),
+                    error: Some((Category::Template, None, &msg)),
+                    checks_passed: 0,
+                    checks_failed: step.checks.len() as u64,
+                    status: None,
+                });
+                return StepResult { failed: true, extracted: Vec::new() };
+            }
+        };
+
+        let exchange = self.exchange(step, uri, headers, body, &mut usage, &mut sent, &mut received);
+        let outcome = match tokio::time::timeout(step.timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(TransportError {
+                category: Category::Timeout,
+                message: format!("no complete response within {}", throng_ir::format_duration(step.timeout)),
+            }),
+        };
+        let elapsed = start.elapsed();
+
+        let mut result = StepResult { failed: false, extracted: Vec::new() };
+        let (error, status, checks_passed, checks_failed) = match outcome {
+            Err(e) => {
+                result.failed = true;
+                (Some((e.category, e.message)), None, 0, step.checks.len() as u64)
+            }
+            Ok((status, resp_headers, body_bytes, host)) => {
+                let mut seen = Seen { status, headers: &resp_headers, body: body_bytes.as_ref(), elapsed, json: None };
+                let mut passed = 0;
+                let mut failed_checks = 0;
+                let mut first_fail: Option<(Category, String)> = None;
+                let has_status_check = step.checks.iter().any(|c| matches!(c.check, Check::Status(_)));
+                for c in &step.checks {
+                    match respond::check(c, &mut seen, ctx) {
+                        Ok(()) => passed += 1,
+                        Err(why) => {
+                            failed_checks += 1;
+                            if first_fail.is_none() {
+                                let cat = match c.check {
+                                    Check::Status(_) if status >= 500 => Category::Http5xx,
+                                    Check::Status(_) if status >= 400 => Category::Http4xx,
+                                    _ => Category::Check,
+                                };
+                                first_fail = Some((cat, format!("check {}: {why}{}", c.check, seen.snippet())));
+                            }
+                        }
+                    }
+                }
+                if first_fail.is_none() && !has_status_check && status >= 400 {
+                    let cat = if status >= 500 { Category::Http5xx } else { Category::Http4xx };
+                    first_fail = Some((cat, format!("status {status}{}", seen.snippet())));
+                }
+                if first_fail.is_none() || step.on_fail == OnFail::Continue {
+                    for x in &step.extract {
+                        match respond::extract(&x.extractor, &mut seen, &self.jar, &host) {
+                            Ok(v) => result.extracted.push((x.name.clone(), v)),
+                            Err(why) => {
+                                if first_fail.is_none() {
+                                    first_fail = Some((Category::Extract, format!("{why} for `{}`{}", x.name, seen.snippet())));
+                                }
+                            }
+                        }
+                    }
+                }
+                result.failed = first_fail.is_some();
+                (first_fail, Some(status), passed, failed_checks)
+            }
+        };
+        let mut rec = sh.shards.local();
+        rec.request(RequestRecord {
+            step: step.id,
+            service: elapsed,
+            error: error.as_ref().map(|(c, m)| (*c, status, m.as_str())),
+            checks_passed,
+            checks_failed,
+            status,
+        });
+        rec.bytes_sent += sent;
+        rec.bytes_received += received;
+        rec.conn_opened += usage.opened;
+        rec.conn_reused += usage.reused;
+        result
+    }
+
+    /// Sends the request, following redirects, and reads the body if anything needs it.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &mut self,
+        step: &StepPlan,
+        mut uri: Uri,
+        headers: HeaderMap,
+        mut body: Bytes,
+        usage: &mut ConnUse,
+        sent: &mut u64,
+        received: &mut u64,
+    ) -> Result<(u16, HeaderMap, Option<Bytes>, String), TransportError> {
+        let mut method = step.method.clone();
+        let mut hops = 0;
+        loop {
+            let origin = Origin::of(&uri)?;
+            let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+            let path = uri.path().to_string();
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(&path_and_query)
+                .body(Full::new(body.clone()))
+                .map_err(|e| TransportError { category: Category::Protocol, message: e.to_string() })?;
+            let h = req.headers_mut();
+            h.clone_from(&headers);
+            if !h.contains_key(HOST) {
+                if let Some(a) = uri.authority() {
+                    if let Ok(v) = HeaderValue::from_str(a.as_str()) {
+                        h.insert(HOST, v);
+                    }
+                }
+            }
+            if !self.jar.is_empty() {
+                if let Some(c) = self.jar.header_for(&origin.host, &path, origin.https, SystemTime::now()) {
+                    if let Ok(v) = HeaderValue::from_str(&c) {
+                        h.insert(COOKIE, v);
+                    }
+                }
+            }
+            *sent += request_size(&req, body.len()) as u64;
+            let resp = self.client.send(&origin, req, usage).await?;
+            let status = resp.status().as_u16();
+            let (parts, incoming) = resp.into_parts();
+            *received += head_size(&parts.headers) as u64;
+            if !parts.headers.get_all(SET_COOKIE).iter().next().is_none() {
+                let now = SystemTime::now();
+                for v in parts.headers.get_all(SET_COOKIE) {
+                    if let Ok(v) = v.to_str() {
+                        self.jar.store(v, &origin.host, &path, now);
+                    }
+                }
+            }
+            let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+            if redirect && step.follow_redirects && hops < MAX_REDIRECTS {
+                if let Some(next) = parts.headers.get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| resolve(&uri, l)) {
+                    let (_, n) = read_body(incoming, false, MAX_BODY_BYTES).await?;
+                    *received += n;
+                    hops += 1;
+                    if status == 303 || (matches!(status, 301 | 302) && method == Method::POST) {
+                        if method != Method::HEAD {
+                            method = Method::GET;
+                        }
+                        body = Bytes::new();
+                    }
+                    uri = next;
+                    continue;
+                }
+            }
+            let status_fails = step.checks.iter().any(|c| matches!(&c.check, Check::Status(s) if !s.accepts(status)));
+            let keep = step.needs_body || status >= 400 || status_fails;
+            let (bytes, n) = read_body(incoming, keep, MAX_BODY_BYTES).await?;
+            *received += n;
+            return Ok((status, parts.headers, bytes, origin.host));
+        }
+    }
+}
+
+/// Resolves a `Location` header against the URL it came from.
+fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.parse().ok();
+    }
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?.as_str();
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}").parse().ok();
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}").parse().ok();
+    }
+    let path = base.path();
+    let dir = &path[..path.rfind('/').map(|i| i + 1).unwrap_or(0)];
+    format!("{scheme}://{authority}{}{location}", if dir.is_empty() { "/" } else { dir }).parse().ok()
+}
+
+/// Bytes on the wire, estimated from the parts (hyper does not report them).
+fn request_size(req: &Request<Full<Bytes>>, body_len: usize) -> usize {
+    let line = req.method().as_str().len() + req.uri().path_and_query().map_or(1, |p| p.as_str().len()) + 11;
+    let headers: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    line + headers + 2 + body_len
+}
+
+fn head_size(headers: &HeaderMap) -> usize {
+    17 + headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_times_stay_in_range() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let t = Think::Uniform { min: Duration::from_millis(100), max: Duration::from_millis(300) };
+        let mut lo = Duration::MAX;
+        let mut hi = Duration::ZERO;
+        for _ in 0..2000 {
+            let d = think_duration(&t, &mut rng);
+            assert!(d >= Duration::from_millis(100) && d <= Duration::from_millis(300));
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        assert!(lo < Duration::from_millis(110) && hi > Duration::from_millis(290));
+        assert_eq!(think_duration(&Think::Fixed(Duration::from_secs(2)), &mut rng), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn redirects_resolve_relative_locations() {
+        let base: Uri = "http://h:8/a/b?x=1".parse().unwrap();
+        assert_eq!(resolve(&base, "/c").unwrap().to_string(), "http://h:8/c");
+        assert_eq!(resolve(&base, "c?y").unwrap().to_string(), "http://h:8/a/c?y");
+        assert_eq!(resolve(&base, "http://o/z").unwrap().to_string(), "http://o/z");
+        assert_eq!(resolve(&base, "//o2/z").unwrap().to_string(), "http://o2/z");
+    }
+}
