@@ -29,11 +29,11 @@ pub use check::{Check, Comparison, StatusExpect, ValueExpect};
 pub use extract::Extractor;
 pub use load::{Load, LoadModel, LoadSpec, Stage};
 pub use pattern::{JsonPath, Pattern};
-pub use segment::Segment;
-pub use shape::Shape;
 pub use plan::{
     Body, Defaults, Feeder, OnFail, Part, Pick, Plan, Provenance, Request, Scenario, Step,
 };
+pub use segment::Segment;
+pub use shape::Shape;
 pub use template::{JsonTemplate, Template};
 pub use threshold::{LatencyStat, Metric, Op, Scope, Threshold};
 pub use time::{format_duration, parse_duration, Rate, Think};
@@ -133,6 +133,14 @@ pub fn load(path: &Path) -> Result<Plan, LoadError> {
 /// Loads and validates scenario text; `file` labels diagnostics, `base_dir` resolves data files.
 pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Plan, LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Err((line, column)) = check_nesting(text) {
+        return Err(LoadError::Invalid(vec![Diagnostic {
+            file: file.to_string(),
+            line,
+            column,
+            message: format!("flow collections nested deeper than {MAX_NESTING} levels"),
+        }]));
+    }
     let mut plan: Plan = yaml_serde::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
@@ -153,6 +161,83 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Plan, LoadErr
     } else {
         Err(LoadError::Invalid(diagnostics))
     }
+}
+
+/// Deeper `[`/`{` nesting than this is refused before parsing: the YAML parser's own
+/// recursion limit fires only after a scan that grows quadratically with the depth.
+pub const MAX_NESTING: usize = 64;
+
+/// Finds the first flow bracket nested deeper than [`MAX_NESTING`], outside quoted strings
+/// and comments; returns its 1-based line and column.
+fn check_nesting(text: &str) -> Result<(), (usize, usize)> {
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut prev_significant = '\n';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+            prev_significant = '\n';
+            if quote == Some('#') {
+                quote = None;
+            }
+            continue;
+        }
+        match quote {
+            Some('"') => {
+                if c == '\\' {
+                    chars.next();
+                    col += 1;
+                } else if c == '"' {
+                    quote = None;
+                }
+                continue;
+            }
+            Some('\'') => {
+                if c == '\'' {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                        col += 1;
+                    } else {
+                        quote = None;
+                    }
+                }
+                continue;
+            }
+            Some(_) => continue,
+            None => {}
+        }
+        match c {
+            // A quote opens a string only where a scalar may start, as in `key: "x"` or `["x"]`.
+            '"' | '\'' if matches!(prev_significant, ':' | '-' | '[' | '{' | ',' | '?' | '\n') => {
+                quote = Some(c)
+            }
+            '#' if matches!(prev_significant, ' ' | '\t' | '\n') => quote = Some('#'),
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err((line, col));
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if c == ' ' || c == '\t' {
+            if prev_significant == '\n' {
+                continue;
+            }
+            prev_significant = if matches!(prev_significant, ':' | '-' | '[' | '{' | ',' | '?') {
+                prev_significant
+            } else {
+                ' '
+            };
+        } else {
+            prev_significant = c;
+        }
+    }
+    Ok(())
 }
 
 /// The plan as YAML, in the same format it is read from.

@@ -142,7 +142,9 @@ impl LoadSpec {
     pub fn resolve(&self) -> Result<Load, String> {
         if let Some(shape) = &self.shape {
             if !self.stages.is_empty() {
-                return Err("`shape` generates the stages: give `shape` or `stages`, not both".into());
+                return Err(
+                    "`shape` generates the stages: give `shape` or `stages`, not both".into(),
+                );
             }
             shape.check().map_err(|e| format!("shape: {e}"))?;
             let mut flat = self.clone();

@@ -23,7 +23,9 @@ impl Segment {
             return Err("a load cannot be split into 0 segments".into());
         }
         if index >= count {
-            return Err(format!("segment {index}/{count}: the index must be below {count} (0-based)"));
+            return Err(format!(
+                "segment {index}/{count}: the index must be below {count} (0-based)"
+            ));
         }
         Ok(Segment { index, count })
     }
@@ -34,8 +36,14 @@ impl Segment {
             .trim()
             .split_once('/')
             .ok_or_else(|| format!("invalid segment `{text}`: expected I/N, like 0/4"))?;
-        let i: u32 = i.trim().parse().map_err(|_| format!("invalid segment `{text}`: `{i}` is not a number"))?;
-        let n: u32 = n.trim().parse().map_err(|_| format!("invalid segment `{text}`: `{n}` is not a number"))?;
+        let i: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid segment `{text}`: `{i}` is not a number"))?;
+        let n: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid segment `{text}`: `{n}` is not a number"))?;
         Segment::new(i, n)
     }
 

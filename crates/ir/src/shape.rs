@@ -90,16 +90,16 @@ fn one() -> u32 {
 
 /// The daily curve as (hour of a 24-hour day, share of the way from `min` to `peak`).
 pub const DAILY_CURVE: [(f64, f64); 11] = [
-    (0.0, 0.0),   // midnight
-    (6.0, 0.0),   // night
-    (9.0, 0.6),   // morning ramp
-    (10.0, 1.0),  // peak
+    (0.0, 0.0),  // midnight
+    (6.0, 0.0),  // night
+    (9.0, 0.6),  // morning ramp
+    (10.0, 1.0), // peak
     (12.0, 1.0),
-    (12.5, 0.8),  // lunch dip
+    (12.5, 0.8), // lunch dip
     (14.0, 0.8),
-    (14.5, 0.9),  // afternoon
+    (14.5, 0.9), // afternoon
     (18.0, 0.9),
-    (22.0, 0.4),  // evening decline
+    (22.0, 0.4), // evening decline
     (24.0, 0.0),
 ];
 
@@ -120,23 +120,44 @@ impl Shape {
         match *self {
             Shape::Constant { target, duration } => vec![st(duration, target)],
             Shape::Ramp { to, duration, .. } => vec![st(duration, to)],
-            Shape::Steps { from, to, steps, step_duration } => {
+            Shape::Steps {
+                from,
+                to,
+                steps,
+                step_duration,
+            } => {
                 let n = steps.max(1);
                 (0..n)
                     .flat_map(|i| {
-                        let level = if n == 1 { to } else { from + (to - from) * i as f64 / (n - 1) as f64 };
+                        let level = if n == 1 {
+                            to
+                        } else {
+                            from + (to - from) * i as f64 / (n - 1) as f64
+                        };
                         [st(Duration::ZERO, level), st(step_duration, level)]
                     })
                     .collect()
             }
-            Shape::Spike { base, peak, before, ramp, hold, after } => vec![
+            Shape::Spike {
+                base,
+                peak,
+                before,
+                ramp,
+                hold,
+                after,
+            } => vec![
                 st(before, base),
                 st(ramp, peak),
                 st(hold, peak),
                 st(ramp, base),
                 st(after, base),
             ],
-            Shape::Wave { min, max, period, cycles } => {
+            Shape::Wave {
+                min,
+                max,
+                period,
+                cycles,
+            } => {
                 let piece = period / WAVE_PIECES;
                 (1..=WAVE_PIECES * cycles.max(1))
                     .map(|k| {
@@ -148,7 +169,12 @@ impl Shape {
             Shape::Daily { min, peak, cycle } => DAILY_CURVE
                 .windows(2)
                 .filter(|w| w[1].0 > w[0].0)
-                .map(|w| st(cycle.mul_f64((w[1].0 - w[0].0) / 24.0), min + (peak - min) * w[1].1))
+                .map(|w| {
+                    st(
+                        cycle.mul_f64((w[1].0 - w[0].0) / 24.0),
+                        min + (peak - min) * w[1].1,
+                    )
+                })
                 .collect(),
         }
     }
@@ -166,14 +192,22 @@ impl Shape {
             return Err("shape values must be zero or more".into());
         }
         match *self {
-            Shape::Wave { min, max, period, .. } if min > max || period.is_zero() => {
+            Shape::Wave {
+                min, max, period, ..
+            } if min > max || period.is_zero() => {
                 Err("wave: needs min <= max and a non-zero period".into())
             }
             Shape::Daily { min, peak, cycle } if min > peak || cycle.is_zero() => {
                 Err("daily: needs min <= peak and a non-zero cycle".into())
             }
             Shape::Steps { steps: 0, .. } => Err("steps: needs at least one step".into()),
-            _ if self.stages().iter().map(|s| s.duration).sum::<Duration>().is_zero() => {
+            _ if self
+                .stages()
+                .iter()
+                .map(|s| s.duration)
+                .sum::<Duration>()
+                .is_zero() =>
+            {
                 Err("the shape lasts no time at all".into())
             }
             _ => Ok(()),
@@ -188,9 +222,13 @@ mod tests {
     use crate::time::Rate;
 
     fn open(shape: Shape) -> crate::load::Load {
-        LoadSpec { rate: Some(Rate::per_second(1.0).unwrap()), shape: Some(shape), ..Default::default() }
-            .resolve()
-            .unwrap()
+        LoadSpec {
+            rate: Some(Rate::per_second(1.0).unwrap()),
+            shape: Some(shape),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap()
     }
 
     fn secs(s: f64) -> Duration {
@@ -199,7 +237,10 @@ mod tests {
 
     #[test]
     fn constant_holds_its_target() {
-        let l = open(Shape::Constant { target: 50.0, duration: secs(60.0) });
+        let l = open(Shape::Constant {
+            target: 50.0,
+            duration: secs(60.0),
+        });
         assert_eq!(l.duration, Some(secs(60.0)));
         for t in [0.0, 10.0, 59.9] {
             assert_eq!(l.target_at(secs(t)), 50.0);
@@ -209,7 +250,11 @@ mod tests {
 
     #[test]
     fn ramp_is_a_straight_line() {
-        let l = open(Shape::Ramp { from: 10.0, to: 110.0, duration: secs(100.0) });
+        let l = open(Shape::Ramp {
+            from: 10.0,
+            to: 110.0,
+            duration: secs(100.0),
+        });
         for t in [0.0, 25.0, 50.0, 99.0] {
             assert!((l.target_at(secs(t)) - (10.0 + t)).abs() < 1e-9, "t={t}");
         }
@@ -217,9 +262,20 @@ mod tests {
 
     #[test]
     fn steps_hold_equal_levels() {
-        let l = open(Shape::Steps { from: 100.0, to: 400.0, steps: 4, step_duration: secs(10.0) });
+        let l = open(Shape::Steps {
+            from: 100.0,
+            to: 400.0,
+            steps: 4,
+            step_duration: secs(10.0),
+        });
         assert_eq!(l.duration, Some(secs(40.0)));
-        for (t, want) in [(0.5, 100.0), (9.9, 100.0), (10.1, 200.0), (25.0, 300.0), (39.0, 400.0)] {
+        for (t, want) in [
+            (0.5, 100.0),
+            (9.9, 100.0),
+            (10.1, 200.0),
+            (25.0, 300.0),
+            (39.0, 400.0),
+        ] {
             assert_eq!(l.target_at(secs(t)), want, "t={t}");
         }
     }
@@ -235,21 +291,39 @@ mod tests {
             after: secs(10.0),
         });
         assert_eq!(l.duration, Some(secs(60.0)));
-        for (t, want) in [(5.0, 10.0), (15.0, 60.0), (30.0, 110.0), (45.0, 60.0), (55.0, 10.0)] {
-            assert!((l.target_at(secs(t)) - want).abs() < 1e-9, "t={t}: {}", l.target_at(secs(t)));
+        for (t, want) in [
+            (5.0, 10.0),
+            (15.0, 60.0),
+            (30.0, 110.0),
+            (45.0, 60.0),
+            (55.0, 10.0),
+        ] {
+            assert!(
+                (l.target_at(secs(t)) - want).abs() < 1e-9,
+                "t={t}: {}",
+                l.target_at(secs(t))
+            );
         }
     }
 
     #[test]
     fn wave_follows_its_sine() {
         let (min, max, p) = (10.0, 90.0, 64.0);
-        let l = open(Shape::Wave { min, max, period: secs(p), cycles: 2 });
+        let l = open(Shape::Wave {
+            min,
+            max,
+            period: secs(p),
+            cycles: 2,
+        });
         assert_eq!(l.duration, Some(secs(2.0 * p)));
         for i in 0..256 {
             let t = i as f64 * 0.5;
             let exact = min + (max - min) * (1.0 - (2.0 * PI * t / p).cos()) / 2.0;
             let got = l.target_at(secs(t));
-            assert!((got - exact).abs() <= 0.02 * (max - min), "t={t}: {got} vs {exact}");
+            assert!(
+                (got - exact).abs() <= 0.02 * (max - min),
+                "t={t}: {got} vs {exact}"
+            );
         }
         assert!((l.target_at(secs(p / 2.0)) - max).abs() < 1e-9);
     }
@@ -257,9 +331,21 @@ mod tests {
     #[test]
     fn daily_matches_its_curve() {
         let cycle = 240.0; // ten seconds per hour
-        let l = open(Shape::Daily { min: 20.0, peak: 220.0, cycle: secs(cycle) });
+        let l = open(Shape::Daily {
+            min: 20.0,
+            peak: 220.0,
+            cycle: secs(cycle),
+        });
         assert_eq!(l.duration, Some(secs(cycle)));
-        for (hour, share) in [(3.0, 0.0), (7.5, 0.3), (11.0, 1.0), (13.0, 0.8), (16.0, 0.9), (20.0, 0.65), (23.0, 0.2)] {
+        for (hour, share) in [
+            (3.0, 0.0),
+            (7.5, 0.3),
+            (11.0, 1.0),
+            (13.0, 0.8),
+            (16.0, 0.9),
+            (20.0, 0.65),
+            (23.0, 0.2),
+        ] {
             let got = l.target_at(secs(cycle * hour / 24.0));
             let want = 20.0 + 200.0 * share;
             assert!((got - want).abs() < 1e-6, "hour {hour}: {got} vs {want}");
@@ -268,9 +354,16 @@ mod tests {
 
     #[test]
     fn closed_model_uses_the_shape_for_vus() {
-        let l = LoadSpec { shape: Some(Shape::Ramp { from: 1.0, to: 5.0, duration: secs(4.0) }), ..Default::default() }
-            .resolve()
-            .unwrap();
+        let l = LoadSpec {
+            shape: Some(Shape::Ramp {
+                from: 1.0,
+                to: 5.0,
+                duration: secs(4.0),
+            }),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
         assert_eq!(l.model, LoadModel::Closed { vus: 1 });
         assert_eq!(l.target_at(secs(2.0)), 3.0);
     }

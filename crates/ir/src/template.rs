@@ -332,7 +332,7 @@ pub fn environment(env_overlay: Arc<HashMap<String, String>>) -> Environment<'st
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.add_function("uuid", || random_uuid());
+    env.add_function("uuid", random_uuid);
     env.add_function("timestamp", || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

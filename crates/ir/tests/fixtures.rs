@@ -150,3 +150,44 @@ fn schema_file_is_current() {
         committed.display()
     );
 }
+
+#[test]
+fn hostile_yaml_is_refused_quickly() {
+    let base = Path::new(".");
+    let started = std::time::Instant::now();
+    let deep = format!(
+        "version: 1\nname: deep\nvars:\n  x: {}{}\nscenarios: []\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let err = throng_ir::load_str(&deep, "deep.yaml", base).expect_err("deep nesting refused");
+    assert!(err.to_string().starts_with("deep.yaml:4:"), "{err}");
+    assert!(err.to_string().contains("nested deeper than 64"), "{err}");
+
+    let mut bomb = String::from("version: 1\nname: bomb\nvars:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut prev = 'a';
+    for c in "bcdefghij".chars() {
+        bomb.push_str(&format!("  {c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        prev = c;
+    }
+    bomb.push_str("scenarios: []\n");
+    let err = throng_ir::load_str(&bomb, "bomb.yaml", base).expect_err("alias bomb refused");
+    assert!(
+        err.to_string().contains("repetition limit exceeded"),
+        "{err}"
+    );
+
+    // Brackets inside quoted strings and comments are text, not nesting.
+    let quoted = format!(
+        "version: 1\nname: quoted # {}\nvars:\n  x: \"{}\"\n  y: '{}'\nscenarios:\n  - name: s\n    steps:\n      - name: a\n        request: {{url: \"http://127.0.0.1/\"}}\n",
+        "[".repeat(100),
+        "[".repeat(100),
+        "]{".repeat(100)
+    );
+    throng_ir::load_str(&quoted, "quoted.yaml", base).expect("quoted brackets are fine");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
