@@ -53,7 +53,11 @@ pub enum DraftBody {
 #[derive(Debug, Clone)]
 pub enum DraftPart {
     Text(String),
-    File { content: String, filename: String, content_type: Option<String> },
+    File {
+        content: String,
+        filename: String,
+        content_type: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -59,7 +59,10 @@ impl Entry {
 }
 
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// A request body as recorded.
@@ -82,7 +85,10 @@ pub struct Param {
 #[derive(Debug)]
 pub enum HarError {
     NotHar(String),
-    NoUsableEntry { total: usize, first_reason: Option<String> },
+    NoUsableEntry {
+        total: usize,
+        first_reason: Option<String>,
+    },
 }
 
 /// Reads the `log.entries` of an already-parsed JSON document.
@@ -97,10 +103,17 @@ pub fn from_value(doc: &Value) -> Result<Har, HarError> {
         .ok_or_else(|| HarError::NotHar("no `log.entries` list: not a HAR file".into()))?;
     let creator = ["name", "version"]
         .iter()
-        .filter_map(|k| log.pointer(&format!("/creator/{k}")).and_then(Value::as_str))
+        .filter_map(|k| {
+            log.pointer(&format!("/creator/{k}"))
+                .and_then(Value::as_str)
+        })
         .collect::<Vec<_>>()
         .join(" ");
-    let mut har = Har { creator, total: entries.len(), ..Har::default() };
+    let mut har = Har {
+        creator,
+        total: entries.len(),
+        ..Har::default()
+    };
     for (i, e) in entries.iter().enumerate() {
         match entry(i, e) {
             Ok(entry) => har.entries.push(entry),
@@ -147,7 +160,10 @@ fn name_values(v: Option<&Value>) -> Vec<(String, String)> {
 }
 
 fn entry(index: usize, e: &Value) -> Result<Entry, String> {
-    let req = e.get("request").filter(|r| r.is_object()).ok_or("no `request` object")?;
+    let req = e
+        .get("request")
+        .filter(|r| r.is_object())
+        .ok_or("no `request` object")?;
     let url = s(req, "url").trim().to_string();
     if url.is_empty() {
         return Err("request has no `url`".into());
@@ -158,18 +174,28 @@ fn entry(index: usize, e: &Value) -> Result<Entry, String> {
     }
     // Wall time rather than `_monotonicTime`: monotonic clocks of different pages differ.
     let start_ms = parse_rfc3339_ms(s(e, "startedDateTime")).unwrap_or(index as f64);
-    let duration_ms = num(e, "time").filter(|t| t.is_finite() && *t >= 0.0).unwrap_or_else(|| {
-        e.get("timings")
-            .and_then(Value::as_object)
-            .map(|t| t.values().filter_map(Value::as_f64).filter(|v| *v > 0.0).sum())
-            .unwrap_or(0.0)
-    });
+    let duration_ms = num(e, "time")
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .unwrap_or_else(|| {
+            e.get("timings")
+                .and_then(Value::as_object)
+                .map(|t| {
+                    t.values()
+                        .filter_map(Value::as_f64)
+                        .filter(|v| *v > 0.0)
+                        .sum()
+                })
+                .unwrap_or(0.0)
+        });
 
     let mut req_headers: Vec<(String, String)> = Vec::new();
     for (k, v) in name_values(req.get("headers")) {
         // HTTP/2 splits cookies into crumbs; one header keeps later lookups simple.
         if k.eq_ignore_ascii_case("cookie") {
-            if let Some(existing) = req_headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+            if let Some(existing) = req_headers
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            {
                 existing.1 = format!("{}; {v}", existing.1);
                 continue;
             }
@@ -187,8 +213,14 @@ fn entry(index: usize, e: &Value) -> Result<Entry, String> {
                         Some(Param {
                             name: x.get("name")?.as_str()?.to_string(),
                             value: s(x, "value").to_string(),
-                            file_name: x.get("fileName").and_then(Value::as_str).map(str::to_string),
-                            content_type: x.get("contentType").and_then(Value::as_str).map(str::to_string),
+                            file_name: x
+                                .get("fileName")
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
+                            content_type: x
+                                .get("contentType")
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
                         })
                     })
                     .collect::<Vec<_>>()
@@ -197,7 +229,9 @@ fn entry(index: usize, e: &Value) -> Result<Entry, String> {
         let text = s(p, "text").to_string();
         let mut mime = s(p, "mimeType").to_string();
         if mime.is_empty() {
-            mime = crate::har::header(&req_headers, "content-type").unwrap_or("").to_string();
+            mime = crate::har::header(&req_headers, "content-type")
+                .unwrap_or("")
+                .to_string();
         }
         (!text.is_empty() || !params.is_empty()).then_some(PostData { mime, text, params })
     });
@@ -245,7 +279,10 @@ fn entry(index: usize, e: &Value) -> Result<Entry, String> {
         resp_mime,
         resp_body,
         redirect_url: s(resp, "redirectURL").to_string(),
-        resource_type: e.get("_resourceType").and_then(Value::as_str).map(str::to_ascii_lowercase),
+        resource_type: e
+            .get("_resourceType")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase),
         error,
         set_cookies,
     })
@@ -260,7 +297,9 @@ fn body_text(content: &Value) -> Option<String> {
     }
     if s(content, "encoding").eq_ignore_ascii_case("base64") {
         let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(cleaned).ok()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(cleaned)
+            .ok()?;
         return String::from_utf8(bytes).ok();
     }
     Some(text.to_string())
@@ -294,7 +333,13 @@ mod tests {
         assert_eq!(e.resp_body.as_deref(), Some("hello"));
         assert_eq!(e.set_cookies, vec![("sid".to_string(), "abc".to_string())]);
         assert_eq!(har.entries[1].status, 0);
-        assert!(matches!(from_value(&json!({"log": {}})), Err(HarError::NotHar(_))));
-        assert!(matches!(from_value(&json!({"log": {"entries": [1]}})), Err(HarError::NoUsableEntry { .. })));
+        assert!(matches!(
+            from_value(&json!({"log": {}})),
+            Err(HarError::NotHar(_))
+        ));
+        assert!(matches!(
+            from_value(&json!({"log": {"entries": [1]}})),
+            Err(HarError::NoUsableEntry { .. })
+        ));
     }
 }

@@ -16,19 +16,36 @@ pub struct Url {
 impl Url {
     pub fn parse(text: &str) -> Option<Url> {
         let (scheme, rest) = text.split_once("://")?;
-        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
             return None;
         }
         let rest = rest.split('#').next().unwrap_or("");
         let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = rest[..auth_end].rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+        let authority = rest[..auth_end]
+            .rsplit('@')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let tail = &rest[auth_end..];
         let (path, query) = match tail.split_once('?') {
             Some((p, q)) => (p, Some(q.to_string())),
             None => (tail, None),
         };
-        let path = if path.is_empty() { "/".to_string() } else { path.to_string() };
-        Some(Url { scheme: scheme.to_ascii_lowercase(), authority, path, query })
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path.to_string()
+        };
+        Some(Url {
+            scheme: scheme.to_ascii_lowercase(),
+            authority,
+            path,
+            query,
+        })
     }
 
     pub fn origin(&self) -> String {
@@ -112,7 +129,9 @@ pub fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -143,7 +162,9 @@ pub fn html_unescape(s: &str) -> String {
             "quot" => Some('"'),
             "apos" => Some('\''),
             "nbsp" => Some('\u{a0}'),
-            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -218,7 +239,10 @@ pub fn registrable_domain(host: &str) -> String {
     let labels: Vec<&str> = host.split('.').collect();
     let n = labels.len();
     let two_level = n >= 3
-        && matches!(labels[n - 2], "co" | "com" | "net" | "org" | "gov" | "edu" | "ac" | "ne" | "or")
+        && matches!(
+            labels[n - 2],
+            "co" | "com" | "net" | "org" | "gov" | "edu" | "ac" | "ne" | "or"
+        )
         && labels[n - 1].len() == 2;
     let take = if two_level { 3 } else { 2 };
     labels[n.saturating_sub(take)..].join(".")
@@ -244,7 +268,14 @@ mod tests {
     fn decodes() {
         assert_eq!(form_decode("a+b%20c%zz%"), "a b c%zz%");
         assert_eq!(html_unescape("a&amp;b&#39;c&#x41;&bogus;"), "a&b'cA&bogus;");
-        assert_eq!(parse_form("a=1&a=2&b"), vec![("a".into(), "1".into()), ("a".into(), "2".into()), ("b".into(), "".into())]);
+        assert_eq!(
+            parse_form("a=1&a=2&b"),
+            vec![
+                ("a".into(), "1".into()),
+                ("a".into(), "2".into()),
+                ("b".into(), "".into())
+            ]
+        );
         assert_eq!(form_encode("a b&é"), "a+b%26%C3%A9");
     }
 

@@ -43,7 +43,8 @@ fn domain_matches(host: &str, domain: &str) -> bool {
 fn path_matches(request_path: &str, cookie_path: &str) -> bool {
     request_path == cookie_path
         || (request_path.starts_with(cookie_path)
-            && (cookie_path.ends_with('/') || request_path.as_bytes().get(cookie_path.len()) == Some(&b'/')))
+            && (cookie_path.ends_with('/')
+                || request_path.as_bytes().get(cookie_path.len()) == Some(&b'/')))
 }
 
 impl CookieJar {
@@ -107,24 +108,38 @@ impl CookieJar {
         }
         // Max-Age wins over Expires regardless of order (RFC 6265 5.3 step 3).
         if let Some(secs) = max_age {
-            cookie.expires = Some(if secs <= 0 { SystemTime::UNIX_EPOCH } else { now + Duration::from_secs(secs as u64) });
+            cookie.expires = Some(if secs <= 0 {
+                SystemTime::UNIX_EPOCH
+            } else {
+                now + Duration::from_secs(secs as u64)
+            });
         }
-        self.cookies
-            .retain(|c| !(c.name == cookie.name && c.domain == cookie.domain && c.path == cookie.path));
+        self.cookies.retain(|c| {
+            !(c.name == cookie.name && c.domain == cookie.domain && c.path == cookie.path)
+        });
         if cookie.expires.is_none_or(|t| t > now) {
             self.cookies.push(cookie);
         }
     }
 
     /// The `Cookie` header value for a request, or None when no cookie applies.
-    pub fn header_for(&self, host: &str, path: &str, secure: bool, now: SystemTime) -> Option<String> {
+    pub fn header_for(
+        &self,
+        host: &str,
+        path: &str,
+        secure: bool,
+        now: SystemTime,
+    ) -> Option<String> {
         let host = host.to_ascii_lowercase();
         let mut matching: Vec<&Cookie> = self
             .cookies
             .iter()
             .filter(|c| {
-                (if c.host_only { host == c.domain } else { domain_matches(&host, &c.domain) })
-                    && path_matches(path, &c.path)
+                (if c.host_only {
+                    host == c.domain
+                } else {
+                    domain_matches(&host, &c.domain)
+                }) && path_matches(path, &c.path)
                     && (!c.secure || secure)
                     && c.expires.is_none_or(|t| t > now)
             })
@@ -133,7 +148,7 @@ impl CookieJar {
             return None;
         }
         // Longer paths first, as browsers send them (RFC 6265 5.4 step 2).
-        matching.sort_by(|a, b| b.path.len().cmp(&a.path.len()));
+        matching.sort_by_key(|c| std::cmp::Reverse(c.path.len()));
         let mut out = String::new();
         for c in matching {
             if !out.is_empty() {
@@ -152,8 +167,18 @@ impl CookieJar {
         self.cookies
             .iter()
             .filter(|c| c.name == name && c.expires.is_none_or(|t| t > now))
-            .find(|c| if c.host_only { host == c.domain } else { domain_matches(&host, &c.domain) })
-            .or_else(|| self.cookies.iter().find(|c| c.name == name && c.expires.is_none_or(|t| t > now)))
+            .find(|c| {
+                if c.host_only {
+                    host == c.domain
+                } else {
+                    domain_matches(&host, &c.domain)
+                }
+            })
+            .or_else(|| {
+                self.cookies
+                    .iter()
+                    .find(|c| c.name == name && c.expires.is_none_or(|t| t > now))
+            })
             .map(|c| c.value.clone())
     }
 }
@@ -172,9 +197,21 @@ mod tests {
         jar.store("a=1", "shop.example.com", "/", now());
         jar.store("b=2; Domain=.example.com", "shop.example.com", "/", now());
         jar.store("evil=3; Domain=other.com", "shop.example.com", "/", now());
-        assert_eq!(jar.header_for("shop.example.com", "/", false, now()).as_deref(), Some("a=1; b=2"));
-        assert_eq!(jar.header_for("api.example.com", "/", false, now()).as_deref(), Some("b=2"));
-        assert_eq!(jar.header_for("sub.shop.example.com", "/", false, now()).as_deref(), Some("b=2"));
+        assert_eq!(
+            jar.header_for("shop.example.com", "/", false, now())
+                .as_deref(),
+            Some("a=1; b=2")
+        );
+        assert_eq!(
+            jar.header_for("api.example.com", "/", false, now())
+                .as_deref(),
+            Some("b=2")
+        );
+        assert_eq!(
+            jar.header_for("sub.shop.example.com", "/", false, now())
+                .as_deref(),
+            Some("b=2")
+        );
         assert_eq!(jar.header_for("notexample.com", "/", false, now()), None);
         assert_eq!(jar.header_for("other.com", "/", false, now()), None);
     }
@@ -185,11 +222,26 @@ mod tests {
         jar.store("root=r; Path=/", "h", "/x", now());
         jar.store("deep=d; Path=/cart", "h", "/x", now());
         jar.store("dflt=x", "h", "/account/login", now());
-        assert_eq!(jar.header_for("h", "/cart/items", false, now()).as_deref(), Some("deep=d; root=r"));
-        assert_eq!(jar.header_for("h", "/cart", false, now()).as_deref(), Some("deep=d; root=r"));
-        assert_eq!(jar.header_for("h", "/cartoon", false, now()).as_deref(), Some("root=r"));
-        assert_eq!(jar.header_for("h", "/account/x", false, now()).as_deref(), Some("dflt=x; root=r"));
-        assert_eq!(jar.header_for("h", "/accounts", false, now()).as_deref(), Some("root=r"));
+        assert_eq!(
+            jar.header_for("h", "/cart/items", false, now()).as_deref(),
+            Some("deep=d; root=r")
+        );
+        assert_eq!(
+            jar.header_for("h", "/cart", false, now()).as_deref(),
+            Some("deep=d; root=r")
+        );
+        assert_eq!(
+            jar.header_for("h", "/cartoon", false, now()).as_deref(),
+            Some("root=r")
+        );
+        assert_eq!(
+            jar.header_for("h", "/account/x", false, now()).as_deref(),
+            Some("dflt=x; root=r")
+        );
+        assert_eq!(
+            jar.header_for("h", "/accounts", false, now()).as_deref(),
+            Some("root=r")
+        );
     }
 
     #[test]
@@ -197,20 +249,42 @@ mod tests {
         let mut jar = CookieJar::default();
         jar.store("s=1; Secure", "h", "/", now());
         assert_eq!(jar.header_for("h", "/", false, now()), None);
-        assert_eq!(jar.header_for("h", "/", true, now()).as_deref(), Some("s=1"));
+        assert_eq!(
+            jar.header_for("h", "/", true, now()).as_deref(),
+            Some("s=1")
+        );
 
         jar.store("t=1; Max-Age=10", "h", "/", now());
-        assert!(jar.header_for("h", "/", false, now()).unwrap().contains("t=1"));
-        assert_eq!(jar.header_for("h", "/", false, now() + Duration::from_secs(11)), None);
+        assert!(jar
+            .header_for("h", "/", false, now())
+            .unwrap()
+            .contains("t=1"));
+        assert_eq!(
+            jar.header_for("h", "/", false, now() + Duration::from_secs(11)),
+            None
+        );
 
         jar.store("t=2", "h", "/", now());
-        assert_eq!(jar.header_for("h", "/", false, now()).as_deref(), Some("t=2"));
+        assert_eq!(
+            jar.header_for("h", "/", false, now()).as_deref(),
+            Some("t=2")
+        );
         jar.store("t=gone; Max-Age=0", "h", "/", now());
         assert_eq!(jar.header_for("h", "/", false, now()), None);
 
-        jar.store("e=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT", "h", "/", now());
+        jar.store(
+            "e=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT",
+            "h",
+            "/",
+            now(),
+        );
         assert_eq!(jar.header_for("h", "/", false, now()), None);
-        jar.store("e=2; Expires=Wed, 21 Oct 2099 07:28:00 GMT", "h", "/", now());
+        jar.store(
+            "e=2; Expires=Wed, 21 Oct 2099 07:28:00 GMT",
+            "h",
+            "/",
+            now(),
+        );
         assert_eq!(jar.value("e", "h", now()).as_deref(), Some("2"));
         jar.clear();
         assert!(jar.is_empty());
@@ -222,6 +296,9 @@ mod tests {
         jar.store("a=1; Domain=0.0.1", "127.0.0.1", "/", now());
         assert!(jar.is_empty());
         jar.store("a=1; Domain=127.0.0.1", "127.0.0.1", "/", now());
-        assert_eq!(jar.header_for("127.0.0.1", "/", false, now()).as_deref(), Some("a=1"));
+        assert_eq!(
+            jar.header_for("127.0.0.1", "/", false, now()).as_deref(),
+            Some("a=1")
+        );
     }
 }

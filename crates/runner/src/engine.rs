@@ -28,7 +28,6 @@ pub struct Finished {
     pub agg: Recorder,
     pub timeline: Vec<TimelinePoint>,
     pub elapsed: Duration,
-    pub interrupted: u64,
     pub stop_reason: Option<String>,
 }
 
@@ -41,7 +40,12 @@ pub struct EngineOptions {
 }
 
 /// Runs one iteration unless the run is cut first; returns None when cut (interrupted).
-async fn guarded(vu: &mut Vu, sh: &Shared, intended: Instant, cut: &mut watch::Receiver<bool>) -> Option<IterEnd> {
+async fn guarded(
+    vu: &mut Vu,
+    sh: &Shared,
+    intended: Instant,
+    cut: &mut watch::Receiver<bool>,
+) -> Option<IterEnd> {
     let scenario = vu.choose(sh);
     sh.active.fetch_add(1, Ordering::Relaxed);
     let r = tokio::select! {
@@ -72,7 +76,17 @@ pub async fn execute(
         let sh = sh.clone();
         let done = reporter_stop.clone();
         let stop_tx = stop_tx.clone();
-        tokio::spawn(reporter(sh, start, opts.quiet, opts.progress_every, opts.abort_on_fail, opts.thresholds, done, stop_tx, build_partial))
+        tokio::spawn(reporter(
+            sh,
+            start,
+            opts.quiet,
+            opts.progress_every,
+            opts.abort_on_fail,
+            opts.thresholds,
+            done,
+            stop_tx,
+            build_partial,
+        ))
     };
     let dropped = Arc::new(AtomicU64::new(0));
 
@@ -107,7 +121,9 @@ pub async fn execute(
                             let done = finished_ids.0.clone();
                             let h = tasks.spawn(async move {
                                 let mut vu = Vu::new(i as u64 + 1, sh.run_seed);
-                                while (i as u64) < target.load(Ordering::Relaxed) && sh.claim_iteration() {
+                                while (i as u64) < target.load(Ordering::Relaxed)
+                                    && sh.claim_iteration()
+                                {
                                     match guarded(&mut vu, &sh, Instant::now(), &mut cut).await {
                                         Some(IterEnd::Done { .. }) => {}
                                         Some(IterEnd::NoData) | None => break,
@@ -199,9 +215,7 @@ pub async fn execute(
     }
     let mut interrupted_by_cut = false;
     if *stop.borrow() != IMMEDIATE && !tasks.is_empty() {
-        let drain = async {
-            while tasks.join_next().await.is_some() {}
-        };
+        let drain = async { while tasks.join_next().await.is_some() {} };
         tokio::select! {
             _ = drain => {}
             _ = tokio::time::sleep(opts.grace) => { interrupted_by_cut = true; }
@@ -220,12 +234,18 @@ pub async fn execute(
         stop_reason = Some("stopped at once".to_string());
     }
     reporter_stop.notify_one();
-    let (agg, timeline, abort_reason) = reporter.await.unwrap_or_else(|_| (Recorder::new(0, 0), Vec::new(), None));
+    let (agg, timeline, abort_reason) = reporter
+        .await
+        .unwrap_or_else(|_| (Recorder::new(0, 0), Vec::new(), None));
     if abort_reason.is_some() {
         stop_reason = abort_reason;
     }
-    let interrupted = agg.scenarios.iter().map(|s| s.interrupted).sum();
-    Finished { agg, timeline, elapsed, interrupted, stop_reason }
+    Finished {
+        agg,
+        timeline,
+        elapsed,
+        stop_reason,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -249,7 +269,10 @@ async fn reporter(
     let mut last_progress = start;
     let terminal = std::io::stderr().is_terminal();
     let mut abort_reason = None;
-    let mut tick = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
+    let mut tick = tokio::time::interval_at(
+        (start + Duration::from_secs(1)).into(),
+        Duration::from_secs(1),
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let finishing = tokio::select! {

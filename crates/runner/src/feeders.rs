@@ -23,7 +23,11 @@ impl FeederData {
     /// Reads the whole CSV; a missing header, ragged rows or (for non-unique feeders) no rows
     /// at all are errors, reported before any traffic is sent.
     pub fn load(name: &str, feeder: &Feeder) -> Result<FeederData, String> {
-        let path = if feeder.resolved.as_os_str().is_empty() { &feeder.csv } else { &feeder.resolved };
+        let path = if feeder.resolved.as_os_str().is_empty() {
+            &feeder.csv
+        } else {
+            &feeder.resolved
+        };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .from_path(path)
@@ -42,9 +46,16 @@ impl FeederData {
         FeederData::from_rows(name, columns, rows, feeder.pick)
     }
 
-    pub fn from_rows(name: &str, columns: Vec<String>, rows: Vec<Vec<String>>, pick: Pick) -> Result<FeederData, String> {
+    pub fn from_rows(
+        name: &str,
+        columns: Vec<String>,
+        rows: Vec<Vec<String>>,
+        pick: Pick,
+    ) -> Result<FeederData, String> {
         if columns.is_empty() || columns.iter().all(String::is_empty) {
-            return Err(format!("data `{name}`: the CSV needs a header row naming its columns"));
+            return Err(format!(
+                "data `{name}`: the CSV needs a header row naming its columns"
+            ));
         }
         if rows.is_empty() && pick != Pick::Unique {
             return Err(format!("data `{name}`: the CSV has a header but no rows"));
@@ -52,16 +63,21 @@ impl FeederData {
         let rows = rows
             .into_iter()
             .map(|r| {
-                let map: BTreeMap<String, Value> =
-                    columns.iter().cloned().zip(r.into_iter().map(Value::from)).collect();
+                let map: BTreeMap<String, Value> = columns
+                    .iter()
+                    .cloned()
+                    .zip(r.into_iter().map(Value::from))
+                    .collect();
                 Value::from(map)
             })
             .collect();
-        Ok(FeederData { name: name.to_string(), columns, rows, pick, cursor: AtomicUsize::new(0) })
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows.len()
+        Ok(FeederData {
+            name: name.to_string(),
+            columns,
+            rows,
+            pick,
+            cursor: AtomicUsize::new(0),
+        })
     }
 
     /// The next row, or None when a unique feeder has run out.
@@ -86,7 +102,9 @@ mod tests {
     use rand::SeedableRng;
 
     fn feeder(pick: Pick, n: usize) -> FeederData {
-        let rows = (0..n).map(|i| vec![format!("user{i}"), format!("{i}")]).collect();
+        let rows = (0..n)
+            .map(|i| vec![format!("user{i}"), format!("{i}")])
+            .collect();
         FeederData::from_rows("users", vec!["email".into(), "n".into()], rows, pick).unwrap()
     }
 
@@ -118,7 +136,10 @@ mod tests {
                 })
             })
             .collect();
-        let mut all: Vec<String> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut all: Vec<String> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         assert_eq!(all.len(), 1000);
         all.sort();
         all.dedup();
@@ -135,7 +156,12 @@ mod tests {
         }
         assert_eq!(seen.len(), 4);
         assert!(FeederData::from_rows("x", vec!["a".into()], vec![], Pick::Sequential).is_err());
-        assert!(FeederData::from_rows("x", vec!["a".into()], vec![], Pick::Unique).unwrap().next(&mut rng).is_none());
+        assert!(
+            FeederData::from_rows("x", vec!["a".into()], vec![], Pick::Unique)
+                .unwrap()
+                .next(&mut rng)
+                .is_none()
+        );
         assert!(FeederData::from_rows("x", vec![], vec![], Pick::Unique).is_err());
     }
 }

@@ -27,7 +27,10 @@ pub struct TransportError {
 
 impl TransportError {
     fn new(category: Category, message: impl Into<String>) -> TransportError {
-        TransportError { category, message: message.into() }
+        TransportError {
+            category,
+            message: message.into(),
+        }
     }
 }
 
@@ -43,8 +46,18 @@ impl Origin {
         let https = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
-            Some(other) => return Err(TransportError::new(Category::Protocol, format!("unsupported scheme `{other}` in {uri}"))),
-            None => return Err(TransportError::new(Category::Protocol, format!("`{uri}` is not an absolute http:// URL"))),
+            Some(other) => {
+                return Err(TransportError::new(
+                    Category::Protocol,
+                    format!("unsupported scheme `{other}` in {uri}"),
+                ))
+            }
+            None => {
+                return Err(TransportError::new(
+                    Category::Protocol,
+                    format!("`{uri}` is not an absolute http:// URL"),
+                ))
+            }
         };
         let host = uri
             .host()
@@ -79,8 +92,8 @@ fn classify_io(e: &std::io::Error) -> Category {
     use std::io::ErrorKind::*;
     match e.kind() {
         TimedOut => Category::Timeout,
-        ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | BrokenPipe | AddrNotAvailable
-        | AddrInUse => Category::Connect,
+        ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | BrokenPipe
+        | AddrNotAvailable | AddrInUse => Category::Connect,
         _ => Category::Connect,
     }
 }
@@ -103,34 +116,50 @@ fn classify_hyper(e: &hyper::Error) -> (Category, String) {
 }
 
 impl Client {
-    pub fn clear(&mut self) {
-        self.conns.clear();
-    }
-
     async fn connect(origin: &Origin) -> Result<SendRequest<Full<Bytes>>, TransportError> {
         if origin.https {
-            return Err(TransportError::new(Category::Tls, "https is not supported by this build of throng"));
+            return Err(TransportError::new(
+                Category::Tls,
+                "https is not supported by this build of throng",
+            ));
         }
         let addr = match origin.host.parse::<std::net::IpAddr>() {
             Ok(ip) => std::net::SocketAddr::new(ip, origin.port),
             Err(_) => {
                 let mut addrs = tokio::net::lookup_host((origin.host.as_str(), origin.port))
                     .await
-                    .map_err(|e| TransportError::new(Category::Dns, format!("cannot resolve {}: {e}", origin.host)))?;
-                addrs
-                    .next()
-                    .ok_or_else(|| TransportError::new(Category::Dns, format!("{} has no address", origin.host)))?
+                    .map_err(|e| {
+                        TransportError::new(
+                            Category::Dns,
+                            format!("cannot resolve {}: {e}", origin.host),
+                        )
+                    })?;
+                addrs.next().ok_or_else(|| {
+                    TransportError::new(Category::Dns, format!("{} has no address", origin.host))
+                })?
             }
         };
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Err(_) => return Err(TransportError::new(Category::Timeout, format!("connect to {addr} timed out"))),
-            Ok(Err(e)) => return Err(TransportError::new(classify_io(&e), format!("connect to {addr}: {e}"))),
+            Err(_) => {
+                return Err(TransportError::new(
+                    Category::Timeout,
+                    format!("connect to {addr} timed out"),
+                ))
+            }
+            Ok(Err(e)) => {
+                return Err(TransportError::new(
+                    classify_io(&e),
+                    format!("connect to {addr}: {e}"),
+                ))
+            }
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| TransportError::new(Category::Protocol, format!("handshake with {addr}: {e}")))?;
+            .map_err(|e| {
+                TransportError::new(Category::Protocol, format!("handshake with {addr}: {e}"))
+            })?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -142,7 +171,7 @@ impl Client {
     pub async fn send(
         &mut self,
         origin: &Origin,
-        req: Request<Full<Bytes>>,
+        make: impl Fn() -> Request<Full<Bytes>>,
         usage: &mut ConnUse,
     ) -> Result<Response<Incoming>, TransportError> {
         let idx = self.conns.iter().position(|c| &c.origin == origin);
@@ -166,17 +195,19 @@ impl Client {
         };
         if reused {
             usage.reused += 1;
-            // Keep a copy in case the server closed the idle connection under us.
-            let retry = clone_request(&req);
-            match self.conns[idx].sender.send_request(req).await {
+            match self.conns[idx].sender.send_request(make()).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_canceled() || e.is_incomplete_message() || is_reset(&e) => {
                     self.conns.swap_remove(idx);
                     let idx = self.open(origin, usage).await?;
-                    return self.conns[idx].sender.send_request(retry).await.map_err(|e| {
-                        let (c, m) = classify_hyper(&e);
-                        TransportError::new(c, m)
-                    });
+                    return self.conns[idx]
+                        .sender
+                        .send_request(make())
+                        .await
+                        .map_err(|e| {
+                            let (c, m) = classify_hyper(&e);
+                            TransportError::new(c, m)
+                        });
                 }
                 Err(e) => {
                     self.conns.swap_remove(idx);
@@ -185,7 +216,7 @@ impl Client {
                 }
             }
         }
-        match self.conns[idx].sender.send_request(req).await {
+        match self.conns[idx].sender.send_request(make()).await {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.conns.swap_remove(idx);
@@ -195,10 +226,17 @@ impl Client {
         }
     }
 
-    async fn open(&mut self, origin: &Origin, usage: &mut ConnUse) -> Result<usize, TransportError> {
+    async fn open(
+        &mut self,
+        origin: &Origin,
+        usage: &mut ConnUse,
+    ) -> Result<usize, TransportError> {
         let sender = Client::connect(origin).await?;
         usage.opened += 1;
-        self.conns.push(Conn { origin: origin.clone(), sender });
+        self.conns.push(Conn {
+            origin: origin.clone(),
+            sender,
+        });
         Ok(self.conns.len() - 1)
     }
 }
@@ -209,21 +247,14 @@ fn is_reset(e: &hyper::Error) -> bool {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return matches!(
                 io.kind(),
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionAborted
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
             );
         }
         source = s.source();
     }
     false
-}
-
-fn clone_request(req: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
-    let mut b = Request::builder().method(req.method().clone()).uri(req.uri().clone()).version(req.version());
-    if let Some(h) = b.headers_mut() {
-        *h = req.headers().clone();
-    }
-    // Full<Bytes> is not Clone-able through the trait, but our bodies are kept alongside.
-    b.body(req.body().clone()).unwrap_or_else(|_| Request::new(Full::new(Bytes::new())))
 }
 
 /// Reads a body up to `cap` bytes. Returns the bytes read (None when discarded) and the
@@ -267,5 +298,12 @@ pub async fn read_body(
     if !keep {
         return Ok((None, total));
     }
-    Ok((Some(if buf.is_empty() { first.unwrap_or_default() } else { Bytes::from(buf) }), total))
+    Ok((
+        Some(if buf.is_empty() {
+            first.unwrap_or_default()
+        } else {
+            Bytes::from(buf)
+        }),
+        total,
+    ))
 }

@@ -29,8 +29,9 @@ use tokio::sync::watch;
 
 pub use cookies::CookieJar;
 pub use results::{
-    decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms, LatencySummary,
-    NamedHistogram, RunResults, ScenarioResult, StepResult, ThresholdResult, TimelinePoint, Totals,
+    decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms,
+    LatencySummary, NamedHistogram, RunResults, ScenarioResult, StepResult, ThresholdResult,
+    TimelinePoint, Totals,
 };
 pub use thresholds::evaluate as evaluate_thresholds;
 
@@ -105,12 +106,15 @@ impl Default for Stopper {
 
 impl Stopper {
     pub fn new() -> Stopper {
-        Stopper { tx: watch::channel(engine::RUN).0 }
+        Stopper {
+            tx: watch::channel(engine::RUN).0,
+        }
     }
 
     /// Graceful the first time, immediate the next.
     pub fn escalate(&self) {
-        self.tx.send_modify(|l| *l = (*l + 1).min(engine::IMMEDIATE));
+        self.tx
+            .send_modify(|l| *l = (*l + 1).min(engine::IMMEDIATE));
     }
 
     pub fn graceful(&self) {
@@ -124,12 +128,17 @@ impl Stopper {
 
 /// Reads the sidecar `.env` beside a scenario file (none is fine).
 pub fn sidecar_env(scenario: &Path) -> Result<HashMap<String, String>, RunError> {
-    throng_ir::envfile::read_if_present(&throng_ir::envfile::sidecar_path(scenario)).map_err(RunError::Env)
+    throng_ir::envfile::read_if_present(&throng_ir::envfile::sidecar_path(scenario))
+        .map_err(RunError::Env)
 }
 
 /// Runs a plan to its end (or until `stop`), and judges its thresholds.
 pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResults, RunError> {
-    let load = plan.load.overlay(&opts.load).resolve().map_err(RunError::Load)?;
+    let load = plan
+        .load
+        .overlay(&opts.load)
+        .resolve()
+        .map_err(RunError::Load)?;
     let mut overrides = opts.vars.clone();
     if let Some(b) = &opts.base_url {
         overrides.retain(|(k, _)| k != "base_url");
@@ -142,16 +151,24 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::Data)?;
     check_columns(&plan, &feeders).map_err(RunError::Data)?;
-    let program = program::compile(&plan, &overrides, Arc::new(opts.env.clone())).map_err(RunError::Compile)?;
+    let program = program::compile(&plan, &overrides, Arc::new(opts.env.clone()))
+        .map_err(RunError::Compile)?;
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let run_seed = opts.seed.unwrap_or_else(|| {
-        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
             ^ (std::process::id() as u64) << 32
     });
     let names: Vec<(String, String)> = program
         .scenarios
         .iter()
-        .flat_map(|s| s.steps.iter().map(move |st| (s.name.clone(), st.name.clone())))
+        .flat_map(|s| {
+            s.steps
+                .iter()
+                .map(move |st| (s.name.clone(), st.name.clone()))
+        })
         .collect();
     let scenario_names: Vec<String> = program.scenarios.iter().map(|s| s.name.clone()).collect();
     let shared = Arc::new(vu::Shared {
@@ -167,7 +184,13 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         data_exhausted: AtomicBool::new(false),
     });
     let started_at = SystemTime::now();
-    let meta = Meta { name: plan.name.clone(), started_at, load: load.describe(), steps: names, scenarios: scenario_names };
+    let meta = Meta {
+        name: plan.name.clone(),
+        started_at,
+        load: load.describe(),
+        steps: names,
+        scenarios: scenario_names,
+    };
     let partial_meta = meta.clone();
     let thresholds = plan.thresholds.clone();
     let partial = move |agg: &metrics::Recorder, elapsed: Duration| {
@@ -180,13 +203,29 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         thresholds: thresholds.clone(),
         progress_every: opts.progress_every,
     };
-    let done = engine::execute(shared, load, engine_opts, stop.tx.subscribe(), stop.tx.clone(), partial).await;
-    Ok(build_results(&meta, &done.agg, done.elapsed, done.timeline, done.stop_reason, &thresholds))
+    let done = engine::execute(
+        shared,
+        load,
+        engine_opts,
+        stop.tx.subscribe(),
+        stop.tx.clone(),
+        partial,
+    )
+    .await;
+    Ok(build_results(
+        &meta,
+        &done.agg,
+        done.elapsed,
+        done.timeline,
+        done.stop_reason,
+        &thresholds,
+    ))
 }
 
 /// Every `feeder.column` a template reads must exist in that feeder's CSV.
 fn check_columns(plan: &Plan, feeders: &[feeders::FeederData]) -> Result<(), String> {
-    let mut templates: Vec<&throng_ir::Template> = plan.vars.values().flat_map(|v| v.templates()).collect();
+    let mut templates: Vec<&throng_ir::Template> =
+        plan.vars.values().flat_map(|v| v.templates()).collect();
     for s in &plan.scenarios {
         for st in &s.steps {
             templates.extend(st.request.templates());
@@ -255,9 +294,20 @@ fn build_results(
             errors: errs,
             checks_passed: rec.checks_passed,
             checks_failed: rec.checks_failed,
-            failures: rec.samples.iter().map(|(m, c)| FailureSample { message: m.clone(), count: *c }).collect(),
+            failures: rec
+                .samples
+                .iter()
+                .map(|(m, c)| FailureSample {
+                    message: m.clone(),
+                    count: *c,
+                })
+                .collect(),
         });
-        step_hists.push(NamedHistogram { scenario: scenario.clone(), step: step.clone(), hdr: encode_histogram(&rec.hist) });
+        step_hists.push(NamedHistogram {
+            scenario: scenario.clone(),
+            step: step.clone(),
+            hdr: encode_histogram(&rec.hist),
+        });
     }
     let mut iter_hist = new_histogram();
     let mut scenarios = Vec::new();
@@ -271,7 +321,11 @@ fn build_results(
             latency_ms: LatencySummary::of(&rec.hist),
             interrupted: rec.interrupted,
         });
-        scen_hists.push(NamedHistogram { scenario: name.clone(), step: String::new(), hdr: encode_histogram(&rec.hist) });
+        scen_hists.push(NamedHistogram {
+            scenario: name.clone(),
+            step: String::new(),
+            hdr: encode_histogram(&rec.hist),
+        });
     }
     let requests: u64 = steps.iter().map(|s| s.requests).sum();
     let totals = Totals {
@@ -298,7 +352,10 @@ fn build_results(
         steps,
         scenarios,
         errors,
-        connections: Connections { opened: agg.conn_opened, reused: agg.conn_reused },
+        connections: Connections {
+            opened: agg.conn_opened,
+            reused: agg.conn_reused,
+        },
         thresholds: Vec::new(),
         timeline,
         histograms: Histograms {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use minijinja::{Environment, Expression, Value};
-use throng_ir::{Body, Check, Extractor, JsonTemplate, OnFail, Part, Plan, Template, Think, ValueExpect};
+use throng_ir::{
+    Body, Check, Extractor, JsonTemplate, OnFail, Part, Plan, Template, Think, ValueExpect,
+};
 
 /// Request timeout when neither the step nor `defaults` sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,12 +53,17 @@ impl Json {
             Json::Lit(v) => v.clone(),
             Json::Expr(e) => {
                 let v = e.eval(ctx).map_err(describe)?;
-                serde_json::to_value(&v).map_err(|e| format!("cannot turn the value into JSON: {e}"))?
+                serde_json::to_value(&v)
+                    .map_err(|e| format!("cannot turn the value into JSON: {e}"))?
             }
             Json::Text(t) => serde_json::Value::String(t.render(ctx).map_err(describe)?),
-            Json::Array(a) => serde_json::Value::Array(a.iter().map(|j| j.render(ctx)).collect::<Result<_, _>>()?),
+            Json::Array(a) => {
+                serde_json::Value::Array(a.iter().map(|j| j.render(ctx)).collect::<Result<_, _>>()?)
+            }
             Json::Object(o) => serde_json::Value::Object(
-                o.iter().map(|(k, j)| Ok((k.clone(), j.render(ctx)?))).collect::<Result<_, String>>()?,
+                o.iter()
+                    .map(|(k, j)| Ok((k.clone(), j.render(ctx)?)))
+                    .collect::<Result<_, String>>()?,
             ),
         })
     }
@@ -66,7 +73,7 @@ impl Json {
         match self {
             Json::Expr(e) => e.eval(ctx).map_err(describe),
             Json::Text(t) => Ok(Value::from(t.render(ctx).map_err(describe)?)),
-            other => Ok(Value::from_serialize(other.render(ctx)?)),
+            other => Ok(Value::from(minijinja::value::Serde(other.render(ctx)?))),
         }
     }
 }
@@ -92,7 +99,11 @@ pub enum BodyPlan {
 
 pub enum PartPlan {
     Text(Text),
-    File { content: Text, filename: String, content_type: Option<String> },
+    File {
+        content: Text,
+        filename: String,
+        content_type: Option<String>,
+    },
 }
 
 pub struct CheckPlan {
@@ -138,7 +149,6 @@ pub struct ScenarioPlan {
 }
 
 pub struct Program {
-    pub name: String,
     /// Variables in file order; literal ones are rendered once here.
     pub vars: Vec<(String, Json)>,
     pub fixed_vars: BTreeMap<String, Value>,
@@ -155,7 +165,11 @@ impl Compiler {
     fn text(&self, t: &Template) -> Result<Text, String> {
         match t.as_literal() {
             Some(l) => Ok(Text::Lit(l.to_string())),
-            None => self.env.get_template(t.source()).map(Text::Tmpl).map_err(describe),
+            None => self
+                .env
+                .get_template(t.source())
+                .map(Text::Tmpl)
+                .map_err(describe),
         }
     }
 
@@ -166,17 +180,23 @@ impl Compiler {
         Ok(match j {
             JsonTemplate::String(t) => match t.as_expression() {
                 Some(e) => Json::Expr(
-                    self.env.compile_expression_owned(e.to_string()).map_err(|err| format!("`{e}`: {}", describe(err)))?,
+                    self.env
+                        .compile_expression_owned(e.to_string())
+                        .map_err(|err| format!("`{e}`: {}", describe(err)))?,
                 ),
                 None => match self.text(t)? {
                     Text::Tmpl(t) => Json::Text(t),
                     Text::Lit(l) => Json::Lit(serde_json::Value::String(l)),
                 },
             },
-            JsonTemplate::Array(a) => Json::Array(a.iter().map(|v| self.json(v)).collect::<Result<_, _>>()?),
-            JsonTemplate::Object(o) => {
-                Json::Object(o.iter().map(|(k, v)| Ok((k.clone(), self.json(v)?))).collect::<Result<_, String>>()?)
+            JsonTemplate::Array(a) => {
+                Json::Array(a.iter().map(|v| self.json(v)).collect::<Result<_, _>>()?)
             }
+            JsonTemplate::Object(o) => Json::Object(
+                o.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.json(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
             other => Json::Lit(other.to_json()),
         })
     }
@@ -185,9 +205,16 @@ impl Compiler {
 /// Registers every non-literal template of the plan under its own source text (so equal
 /// templates compile once), then freezes the environment for the rest of the process:
 /// compiled templates borrow it, and one environment per run is a few kilobytes.
-fn freeze_environment(plan: &Plan, env_overlay: Arc<HashMap<String, String>>) -> Result<&'static Environment<'static>, String> {
+fn freeze_environment(
+    plan: &Plan,
+    env_overlay: Arc<HashMap<String, String>>,
+) -> Result<&'static Environment<'static>, String> {
     let mut env = throng_ir::template::environment(env_overlay);
-    let mut all: Vec<&Template> = plan.vars.values().flat_map(JsonTemplate::templates).collect();
+    let mut all: Vec<&Template> = plan
+        .vars
+        .values()
+        .flat_map(JsonTemplate::templates)
+        .collect();
     for s in &plan.scenarios {
         for st in &s.steps {
             all.extend(st.request.templates());
@@ -236,7 +263,9 @@ pub fn compile(
     overrides: &[(String, String)],
     env_overlay: Arc<HashMap<String, String>>,
 ) -> Result<Program, String> {
-    let c = Compiler { env: freeze_environment(plan, env_overlay)? };
+    let c = Compiler {
+        env: freeze_environment(plan, env_overlay)?,
+    };
 
     let mut vars = Vec::new();
     for (k, v) in &plan.vars {
@@ -258,7 +287,11 @@ pub fn compile(
             let method = http::Method::from_bytes(r.method.as_str().as_bytes())
                 .map_err(|_| format!("step `{}`: invalid method {}", st.name, r.method.as_str()))?;
             let url = c.text(&r.url)?;
-            let query = r.query.iter().map(|(k, v)| Ok((k.clone(), c.text(v)?))).collect::<Result<Vec<_>, String>>()?;
+            let query = r
+                .query
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), c.text(v)?)))
+                .collect::<Result<Vec<_>, String>>()?;
             let mut header_src: Vec<(HeaderName, &Template)> = Vec::new();
             for (k, v) in plan.defaults.headers.iter().chain(r.headers.iter()) {
                 let name = HeaderName::from_bytes(k.trim().as_bytes())
@@ -272,8 +305,9 @@ pub fn compile(
                 match v.as_literal() {
                     Some(l) => fixed_headers.push((
                         name.clone(),
-                        HeaderValue::from_str(l)
-                            .map_err(|_| format!("step `{}`: invalid value for header `{name}`", st.name))?,
+                        HeaderValue::from_str(l).map_err(|_| {
+                            format!("step `{}`: invalid value for header `{name}`", st.name)
+                        })?,
                     )),
                     None => headers.push((name, c.text(v)?)),
                 }
@@ -286,12 +320,16 @@ pub fn compile(
                 ),
                 Some(Body::Json(j)) => BodyPlan::Json(c.json(j)?),
                 Some(Body::Text(t)) => match t.as_literal() {
-                    Some(l) => BodyPlan::Fixed(Bytes::from(l.to_string()), "text/plain; charset=utf-8"),
+                    Some(l) => {
+                        BodyPlan::Fixed(Bytes::from(l.to_string()), "text/plain; charset=utf-8")
+                    }
                     None => BodyPlan::Text(c.text(t)?),
                 },
-                Some(Body::Form(f)) => {
-                    BodyPlan::Form(f.iter().map(|(k, v)| Ok((k.clone(), c.text(v)?))).collect::<Result<_, String>>()?)
-                }
+                Some(Body::Form(f)) => BodyPlan::Form(
+                    f.iter()
+                        .map(|(k, v)| Ok((k.clone(), c.text(v)?)))
+                        .collect::<Result<_, String>>()?,
+                ),
                 Some(Body::Multipart(m)) => BodyPlan::Multipart(
                     m.iter()
                         .map(|(k, p)| {
@@ -299,7 +337,11 @@ pub fn compile(
                                 k.clone(),
                                 match p {
                                     Part::Text(t) => PartPlan::Text(c.text(t)?),
-                                    Part::File { content, filename, content_type } => PartPlan::File {
+                                    Part::File {
+                                        content,
+                                        filename,
+                                        content_type,
+                                    } => PartPlan::File {
                                         content: c.text(content)?,
                                         filename: filename.clone(),
                                         content_type: content_type.clone(),
@@ -313,8 +355,14 @@ pub fn compile(
             let mut checks = Vec::new();
             for ch in &st.check {
                 let operand = match ch {
-                    Check::Json { expect: ValueExpect::Equals(j), .. }
-                    | Check::Header { expect: ValueExpect::Equals(j), .. } => Some(c.json(j)?),
+                    Check::Json {
+                        expect: ValueExpect::Equals(j),
+                        ..
+                    }
+                    | Check::Header {
+                        expect: ValueExpect::Equals(j),
+                        ..
+                    } => Some(c.json(j)?),
                     _ => None,
                 };
                 let contains = match ch {
@@ -328,32 +376,50 @@ pub fn compile(
                     ),
                     _ => None,
                 };
-                checks.push(CheckPlan { check: ch.clone(), operand, contains, schema });
+                checks.push(CheckPlan {
+                    check: ch.clone(),
+                    operand,
+                    contains,
+                    schema,
+                });
             }
-            let extract =
-                st.extract.iter().map(|(k, e)| ExtractPlan { name: k.clone(), extractor: e.clone() }).collect::<Vec<_>>();
-            let needs_body = st.check.iter().any(Check::needs_body) || st.extract.values().any(Extractor::needs_body);
+            let extract = st
+                .extract
+                .iter()
+                .map(|(k, e)| ExtractPlan {
+                    name: k.clone(),
+                    extractor: e.clone(),
+                })
+                .collect::<Vec<_>>();
+            let needs_body = st.check.iter().any(Check::needs_body)
+                || st.extract.values().any(Extractor::needs_body);
             let fixed_uri = match url.literal() {
                 Some(u) => literal_query_uri(u, &query),
                 None => None,
             };
             steps.push(StepPlan {
-                    id,
-                    name: st.name.clone(),
-                    method,
-                    url,
-                    fixed_uri,
-                    query,
-                    headers,
-                    fixed_headers,
-                    body,
-                    extract,
-                    checks,
-                    think: st.think.or(plan.defaults.think),
-                    on_fail: st.on_fail.or(plan.defaults.on_fail).unwrap_or_default(),
-                    follow_redirects: st.follow_redirects.or(plan.defaults.follow_redirects).unwrap_or(true),
-                    timeout: st.timeout.or(plan.defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
-                    needs_body,
+                id,
+                name: st.name.clone(),
+                method,
+                url,
+                fixed_uri,
+                query,
+                headers,
+                fixed_headers,
+                body,
+                extract,
+                checks,
+                think: st.think.or(plan.defaults.think),
+                on_fail: st.on_fail.or(plan.defaults.on_fail).unwrap_or_default(),
+                follow_redirects: st
+                    .follow_redirects
+                    .or(plan.defaults.follow_redirects)
+                    .unwrap_or(true),
+                timeout: st
+                    .timeout
+                    .or(plan.defaults.timeout)
+                    .unwrap_or(DEFAULT_TIMEOUT),
+                needs_body,
             });
             id += 1;
         }
@@ -363,15 +429,26 @@ pub fn compile(
     let mut fixed_vars = BTreeMap::new();
     for (k, j) in &vars {
         if let Json::Lit(v) = j {
-            fixed_vars.insert(k.clone(), Value::from_serialize(v));
+            fixed_vars.insert(k.clone(), Value::from(minijinja::value::Serde(v)));
         }
     }
     let out: Vec<ScenarioPlan> = scenarios
         .into_iter()
-        .map(|(index, name, weight, steps)| ScenarioPlan { index, name, weight, steps })
+        .map(|(index, name, weight, steps)| ScenarioPlan {
+            index,
+            name,
+            weight,
+            steps,
+        })
         .collect();
     let total_weight = out.iter().map(|s| s.weight as u64).sum::<u64>().max(1);
-    Ok(Program { name: plan.name.clone(), vars, fixed_vars, scenarios: out, total_weight, step_count: id })
+    Ok(Program {
+        vars,
+        fixed_vars,
+        scenarios: out,
+        total_weight,
+        step_count: id,
+    })
 }
 
 #[cfg(test)]
@@ -379,7 +456,12 @@ mod tests {
     use super::*;
 
     fn ctx(pairs: &[(&str, Value)]) -> Value {
-        Value::from(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<String, Value>>())
+        Value::from(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<String, Value>>(),
+        )
     }
 
     fn body_of(yaml_json: &str, ctxv: &Value) -> serde_json::Value {
@@ -416,7 +498,10 @@ mod tests {
             serde_json::json!({"q": 2, "q2": 6, "s": "x-2", "n": "bob", "t": ["a", "b"], "f": true, "lit": 5, "nest": [{"k": 2}]})
         );
         // Fully literal bodies are serialized once at compile time.
-        assert_eq!(body_of(r#"{"a": [1, "b"]}"#, &c), serde_json::json!({"a": [1, "b"]}));
+        assert_eq!(
+            body_of(r#"{"a": [1, "b"]}"#, &c),
+            serde_json::json!({"a": [1, "b"]})
+        );
     }
 
     #[test]

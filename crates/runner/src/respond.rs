@@ -62,7 +62,11 @@ impl Seen<'_> {
 }
 
 fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let all: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    let all: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     if all.is_empty() {
         None
     } else {
@@ -71,7 +75,7 @@ fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn json_to_value(v: &serde_json::Value) -> Value {
-    Value::from_serialize(v)
+    Value::from(minijinja::value::Serde(v))
 }
 
 /// Runs one extractor; Err carries the failure message.
@@ -87,7 +91,9 @@ pub fn extract(
             let doc = seen.json()?;
             let found = path.query(doc);
             if *all {
-                Ok(Value::from(found.into_iter().map(json_to_value).collect::<Vec<_>>()))
+                Ok(Value::from(
+                    found.into_iter().map(json_to_value).collect::<Vec<_>>(),
+                ))
             } else {
                 found.first().map(|v| json_to_value(v)).ok_or_else(missing)
             }
@@ -103,10 +109,17 @@ pub fn extract(
         }
         Extractor::Css { selector, attr } => {
             let text = seen.text();
-            css_extract(&text, selector, attr.as_deref()).map(Value::from).ok_or_else(missing)
+            css_extract(&text, selector, attr.as_deref())
+                .map(Value::from)
+                .ok_or_else(missing)
         }
-        Extractor::Header(h) => header_value(seen.headers, h).map(Value::from).ok_or_else(missing),
-        Extractor::Cookie(c) => jar.value(c, host, SystemTime::now()).map(Value::from).ok_or_else(missing),
+        Extractor::Header(h) => header_value(seen.headers, h)
+            .map(Value::from)
+            .ok_or_else(missing),
+        Extractor::Cookie(c) => jar
+            .value(c, host, SystemTime::now())
+            .map(Value::from)
+            .ok_or_else(missing),
     }
 }
 
@@ -117,7 +130,11 @@ pub fn css_extract(html: &str, selector: &str, attr: Option<&str>) -> Option<Str
     let node = dom.query_selector(selector)?.next()?.get(parser)?;
     let tag = node.as_tag()?;
     match attr {
-        Some(a) => tag.attributes().get(a).flatten().map(|v| v.as_utf8_str().into_owned()),
+        Some(a) => tag
+            .attributes()
+            .get(a)
+            .flatten()
+            .map(|v| v.as_utf8_str().into_owned()),
         None => Some(tag.inner_text(parser).trim().to_string()),
     }
 }
@@ -151,7 +168,10 @@ fn expect_value(
     match expect {
         ValueExpect::Exists => Ok(()),
         ValueExpect::Equals(_) => {
-            let want = operand.map(|o| o.render(ctx)).transpose()?.unwrap_or(serde_json::Value::Null);
+            let want = operand
+                .map(|o| o.render(ctx))
+                .transpose()?
+                .unwrap_or(serde_json::Value::Null);
             if json_loose_eq(actual, &want) {
                 Ok(())
             } else {
@@ -231,7 +251,12 @@ pub fn check(c: &CheckPlan, seen: &mut Seen<'_>, ctx: &Value) -> Result<(), Stri
                     // Header values are text: `equals` is a case-sensitive text comparison,
                     // except that media types compare without parameters.
                     ValueExpect::Equals(_) => {
-                        let want = c.operand.as_ref().map(|o| o.render(ctx)).transpose()?.unwrap_or_default();
+                        let want = c
+                            .operand
+                            .as_ref()
+                            .map(|o| o.render(ctx))
+                            .transpose()?
+                            .unwrap_or_default();
                         let want = match want {
                             serde_json::Value::String(s) => s,
                             other => other.to_string(),
@@ -275,9 +300,15 @@ mod tests {
     #[test]
     fn css_extracts_attributes_and_text() {
         let html = r#"<html><body><h1> Welcome </h1><form><input name="csrf_token" value="abc123"><a class="next" href="/p/2">next</a></form></body></html>"#;
-        assert_eq!(css_extract(html, "input[name=csrf_token]", Some("value")).as_deref(), Some("abc123"));
+        assert_eq!(
+            css_extract(html, "input[name=csrf_token]", Some("value")).as_deref(),
+            Some("abc123")
+        );
         assert_eq!(css_extract(html, "h1", None).as_deref(), Some("Welcome"));
-        assert_eq!(css_extract(html, "a.next", Some("href")).as_deref(), Some("/p/2"));
+        assert_eq!(
+            css_extract(html, "a.next", Some("href")).as_deref(),
+            Some("/p/2")
+        );
         assert_eq!(css_extract(html, "table", None), None);
     }
 

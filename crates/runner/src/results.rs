@@ -192,7 +192,8 @@ pub const HIST_DIGITS: u8 = 3;
 
 /// An empty histogram with throng's fixed layout, so any two of them add exactly.
 pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_DIGITS).expect("static histogram bounds are valid")
+    Histogram::new_with_bounds(HIST_LOW_US, HIST_HIGH_US, HIST_DIGITS)
+        .expect("static histogram bounds are valid")
 }
 
 /// base64(V2 + DEFLATE) of a histogram.
@@ -239,7 +240,10 @@ impl RunResults {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "results.json".into());
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "results.json".into());
         let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
         let result = (|| {
             let mut f = std::fs::File::create(&tmp)?;

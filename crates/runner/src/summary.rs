@@ -11,18 +11,36 @@ const SHOWN_FAILURES: usize = 3;
 
 pub fn render(r: &RunResults) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n{} — {} — {:.1}s{}", r.name, r.load, r.duration_s, match &r.stop_reason {
-        Some(why) => format!(" ({why})"),
-        None => String::new(),
-    });
-    let width = r.steps.iter().map(|s| s.step.len()).max().unwrap_or(4).clamp(4, 40);
+    let _ = writeln!(
+        out,
+        "\n{} — {} — {:.1}s{}",
+        r.name,
+        r.load,
+        r.duration_s,
+        match &r.stop_reason {
+            Some(why) => format!(" ({why})"),
+            None => String::new(),
+        }
+    );
+    let width = r
+        .steps
+        .iter()
+        .map(|s| s.step.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
     let multi = r.scenarios.len() > 1;
     let _ = writeln!(
         out,
         "\n  {:<width$}  {:>9} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "step", "requests", "failed", "rps", "p50", "p90", "p95", "p99", "max"
     );
-    let row = |out: &mut String, name: &str, req: u64, failed: u64, rps: f64, l: &crate::results::LatencySummary| {
+    let row = |out: &mut String,
+               name: &str,
+               req: u64,
+               failed: u64,
+               rps: f64,
+               l: &crate::results::LatencySummary| {
         let name: String = name.chars().take(width).collect();
         let _ = writeln!(
             out,
@@ -35,11 +53,22 @@ pub fn render(r: &RunResults) -> String {
         );
     };
     for s in &r.steps {
-        let name = if multi { format!("{}/{}", s.scenario, s.step) } else { s.step.clone() };
+        let name = if multi {
+            format!("{}/{}", s.scenario, s.step)
+        } else {
+            s.step.clone()
+        };
         row(&mut out, &name, s.requests, s.failed, s.rps, &s.latency_ms);
     }
     let t = &r.totals;
-    row(&mut out, "total", t.requests, t.failed_requests, t.rps, &t.latency_ms);
+    row(
+        &mut out,
+        "total",
+        t.requests,
+        t.failed_requests,
+        t.rps,
+        &t.latency_ms,
+    );
     let _ = writeln!(
         out,
         "\n  iterations: {} ({} failed, {} dropped, {} interrupted), iteration p50 {} p95 {} p99 {}",
@@ -82,7 +111,12 @@ pub fn render(r: &RunResults) -> String {
                 Some(v) => format!("{v:.3}"),
                 None => "no data".into(),
             };
-            let _ = writeln!(out, "    {} {}  (actual {actual})", if th.ok { "ok  " } else { "FAIL" }, th.expr);
+            let _ = writeln!(
+                out,
+                "    {} {}  (actual {actual})",
+                if th.ok { "ok  " } else { "FAIL" },
+                th.expr
+            );
         }
     }
     out

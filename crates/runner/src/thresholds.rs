@@ -21,7 +21,11 @@ pub fn evaluate(thresholds: &[Threshold], results: &RunResults) -> Vec<Threshold
                 // Nothing measured (no requests in scope): nothing can be breached.
                 None => true,
             };
-            ThresholdResult { expr: t.expr().to_string(), ok, actual }
+            ThresholdResult {
+                expr: t.expr().to_string(),
+                ok,
+                actual,
+            }
         })
         .collect()
 }
@@ -53,10 +57,13 @@ pub fn measure(t: &Threshold, results: &RunResults) -> Option<f64> {
     let steps = in_scope(&t.scope, results);
     let requests: u64 = steps.iter().map(|(_, s)| s.requests).sum();
     match t.metric {
-        Metric::ErrorRate => {
-            (requests > 0).then(|| steps.iter().map(|(_, s)| s.failed).sum::<u64>() as f64 / requests as f64)
-        }
-        Metric::Rps => Some(if results.duration_s > 0.0 { requests as f64 / results.duration_s } else { 0.0 }),
+        Metric::ErrorRate => (requests > 0)
+            .then(|| steps.iter().map(|(_, s)| s.failed).sum::<u64>() as f64 / requests as f64),
+        Metric::Rps => Some(if results.duration_s > 0.0 {
+            requests as f64 / results.duration_s
+        } else {
+            0.0
+        }),
         Metric::Checks => {
             let passed: u64 = steps.iter().map(|(_, s)| s.checks_passed).sum();
             let failed: u64 = steps.iter().map(|(_, s)| s.checks_failed).sum();
@@ -78,7 +85,11 @@ pub fn measure(t: &Threshold, results: &RunResults) -> Option<f64> {
     }
 }
 
-fn scope_histogram(scope: &Scope, results: &RunResults, steps: &[(usize, &StepResult)]) -> Option<Histogram<u64>> {
+fn scope_histogram(
+    scope: &Scope,
+    results: &RunResults,
+    steps: &[(usize, &StepResult)],
+) -> Option<Histogram<u64>> {
     if matches!(scope, Scope::All) && !results.histograms.overall.is_empty() {
         return decode_histogram(&results.histograms.overall).ok();
     }
@@ -106,7 +117,11 @@ mod tests {
                 h.record(v * 1000).unwrap();
             }
             overall.add(&h).unwrap();
-            hists.push(NamedHistogram { scenario: scenario.into(), step: step.into(), hdr: encode_histogram(&h) });
+            hists.push(NamedHistogram {
+                scenario: scenario.into(),
+                step: step.into(),
+                hdr: encode_histogram(&h),
+            });
             out.push(StepResult {
                 scenario: scenario.into(),
                 step: step.into(),
@@ -129,7 +144,11 @@ mod tests {
             connections: Default::default(),
             thresholds: vec![],
             timeline: vec![],
-            histograms: Histograms { overall: encode_histogram(&overall), steps: hists, ..Default::default() },
+            histograms: Histograms {
+                overall: encode_histogram(&overall),
+                steps: hists,
+                ..Default::default()
+            },
             load: String::new(),
             stopped_early: false,
             stop_reason: None,
@@ -144,7 +163,11 @@ mod tests {
     fn latency_error_rate_rps_and_checks_by_scope() {
         let fast: Vec<u64> = (1..=100).collect();
         let slow = [900u64; 10];
-        let r = results_with(vec![("shop", "list", &fast, 0), ("shop", "checkout", &slow, 5), ("other", "list", &[5], 1)]);
+        let r = results_with(vec![
+            ("shop", "list", &fast, 0),
+            ("shop", "checkout", &slow, 5),
+            ("other", "list", &[5], 1),
+        ]);
 
         let p50 = eval("step[list].p50 < 60ms", &r);
         assert!(p50.ok, "{p50:?}");
@@ -171,8 +194,14 @@ mod tests {
     #[test]
     fn abortable_thresholds_only() {
         let r = results_with(vec![("s", "a", &[10, 20], 1)]);
-        let ts = [Threshold::parse("p95 < 1ms").unwrap(), Threshold::parse("error_rate < 10%").unwrap()];
-        assert_eq!(breached_abortable(&ts, &r).as_deref(), Some("error_rate < 10%"));
+        let ts = [
+            Threshold::parse("p95 < 1ms").unwrap(),
+            Threshold::parse("error_rate < 10%").unwrap(),
+        ];
+        assert_eq!(
+            breached_abortable(&ts, &r).as_deref(),
+            Some("error_rate < 10%")
+        );
         let ts = [Threshold::parse("p95 < 1ms").unwrap()];
         assert_eq!(breached_abortable(&ts, &r), None);
     }

@@ -57,14 +57,18 @@ impl Shared {
 
     pub fn more_iterations(&self) -> bool {
         !self.stop_new.load(Ordering::Relaxed)
-            && self.iteration_limit.is_none_or(|n| self.iterations_claimed.load(Ordering::Relaxed) < n)
+            && self
+                .iteration_limit
+                .is_none_or(|n| self.iterations_claimed.load(Ordering::Relaxed) < n)
     }
 }
 
 /// How an iteration ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IterEnd {
-    Done { failed: bool },
+    Done {
+        failed: bool,
+    },
     /// A unique feeder ran out: the iteration did not start and the run should end.
     NoData,
 }
@@ -171,7 +175,9 @@ impl Vu {
                         checks_failed: 0,
                         status: None,
                     });
-                    sh.shards.local().iteration(scen.index, intended.elapsed(), true, false);
+                    sh.shards
+                        .local()
+                        .iteration(scen.index, intended.elapsed(), true, false);
                     return IterEnd::Done { failed: true };
                 }
             }
@@ -181,7 +187,12 @@ impl Vu {
         let mut failed = false;
         let last = scen.steps.len().saturating_sub(1);
         for (i, step) in scen.steps.iter().enumerate() {
-            throng_ir::template::reseed(seed(&[sh.run_seed, self.id, self.iteration, step.id as u64 + 1]));
+            throng_ir::template::reseed(seed(&[
+                sh.run_seed,
+                self.id,
+                self.iteration,
+                step.id as u64 + 1,
+            ]));
             let r = self.step(sh, step, &ctx).await;
             if !r.extracted.is_empty() {
                 for (k, v) in r.extracted {
@@ -206,7 +217,9 @@ impl Vu {
                 }
             }
         }
-        sh.shards.local().iteration(scen.index, intended.elapsed(), failed, false);
+        sh.shards
+            .local()
+            .iteration(scen.index, intended.elapsed(), failed, false);
         IterEnd::Done { failed }
     }
 
@@ -218,18 +231,29 @@ impl Vu {
         for (k, v) in &step.query {
             append_query(&mut url, k, &v.render(ctx)?);
         }
-        url.parse::<Uri>().map_err(|e| format!("invalid URL `{url}`: {e}"))
+        url.parse::<Uri>()
+            .map_err(|e| format!("invalid URL `{url}`: {e}"))
     }
 
-    fn build_body(step: &StepPlan, ctx: &Value, rng: &mut SmallRng) -> Result<(Bytes, Option<String>), String> {
+    fn build_body(
+        step: &StepPlan,
+        ctx: &Value,
+        rng: &mut SmallRng,
+    ) -> Result<(Bytes, Option<String>), String> {
         Ok(match &step.body {
             BodyPlan::None => (Bytes::new(), None),
             BodyPlan::Fixed(b, ct) => (b.clone(), Some(ct.to_string())),
             BodyPlan::Json(j) => {
                 let v = j.render(ctx)?;
-                (Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?), Some("application/json".into()))
+                (
+                    Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?),
+                    Some("application/json".into()),
+                )
             }
-            BodyPlan::Text(t) => (Bytes::from(t.render(ctx)?), Some("text/plain; charset=utf-8".into())),
+            BodyPlan::Text(t) => (
+                Bytes::from(t.render(ctx)?),
+                Some("text/plain; charset=utf-8".into()),
+            ),
             BodyPlan::Form(f) => {
                 let mut out = String::new();
                 for (k, v) in f {
@@ -240,7 +264,10 @@ impl Vu {
                     out.push('=');
                     crate::program::encode_component(&mut out, &v.render(ctx)?);
                 }
-                (Bytes::from(out), Some("application/x-www-form-urlencoded".into()))
+                (
+                    Bytes::from(out),
+                    Some("application/x-www-form-urlencoded".into()),
+                )
             }
             BodyPlan::Multipart(parts) => {
                 let boundary = format!("throng-{:016x}", rng.random::<u64>());
@@ -250,11 +277,16 @@ impl Vu {
                     match p {
                         PartPlan::Text(t) => {
                             out.extend_from_slice(
-                                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                                    .as_bytes(),
                             );
                             out.extend_from_slice(t.render(ctx)?.as_bytes());
                         }
-                        PartPlan::File { content, filename, content_type } => {
+                        PartPlan::File {
+                            content,
+                            filename,
+                            content_type,
+                        } => {
                             out.extend_from_slice(
                                 format!(
                                     "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {}\r\n\r\n",
@@ -268,7 +300,10 @@ impl Vu {
                     out.extend_from_slice(b"\r\n");
                 }
                 out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-                (Bytes::from(out), Some(format!("multipart/form-data; boundary={boundary}")))
+                (
+                    Bytes::from(out),
+                    Some(format!("multipart/form-data; boundary={boundary}")),
+                )
             }
         })
     }
@@ -281,18 +316,26 @@ impl Vu {
 
         let prepared = (|| -> Result<(Uri, HeaderMap, Bytes), String> {
             let uri = Vu::build_uri(step, ctx)?;
-            let mut headers = HeaderMap::with_capacity(step.fixed_headers.len() + step.headers.len() + 3);
+            let mut headers =
+                HeaderMap::with_capacity(step.fixed_headers.len() + step.headers.len() + 3);
             for (k, v) in &step.fixed_headers {
                 headers.insert(k.clone(), v.clone());
             }
             for (k, t) in &step.headers {
                 let v = t.render(ctx)?;
-                headers.insert(k.clone(), HeaderValue::from_str(&v).map_err(|_| format!("invalid value for header `{k}`: {v:?}"))?);
+                headers.insert(
+                    k.clone(),
+                    HeaderValue::from_str(&v)
+                        .map_err(|_| format!("invalid value for header `{k}`: {v:?}"))?,
+                );
             }
             let (body, ct) = Vu::build_body(step, ctx, &mut self.rng)?;
             if let Some(ct) = ct {
                 if !headers.contains_key(CONTENT_TYPE) {
-                    headers.insert(CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| e.to_string())?);
+                    headers.insert(
+                        CONTENT_TYPE,
+                        HeaderValue::from_str(&ct).map_err(|e| e.to_string())?,
+                    );
                 }
             }
             Ok((uri, headers, body))
@@ -309,32 +352,63 @@ impl Vu {
                     checks_failed: step.checks.len() as u64,
                     status: None,
                 });
-                return StepResult { failed: true, extracted: Vec::new() };
+                return StepResult {
+                    failed: true,
+                    extracted: Vec::new(),
+                };
             }
         };
 
-        let exchange = self.exchange(step, uri, headers, body, &mut usage, &mut sent, &mut received);
+        let exchange = self.exchange(
+            step,
+            uri,
+            headers,
+            body,
+            &mut usage,
+            &mut sent,
+            &mut received,
+        );
         let outcome = match tokio::time::timeout(step.timeout, exchange).await {
             Ok(r) => r,
             Err(_) => Err(TransportError {
                 category: Category::Timeout,
-                message: format!("no complete response within {}", throng_ir::format_duration(step.timeout)),
+                message: format!(
+                    "no complete response within {}",
+                    throng_ir::format_duration(step.timeout)
+                ),
             }),
         };
         let elapsed = start.elapsed();
 
-        let mut result = StepResult { failed: false, extracted: Vec::new() };
+        let mut result = StepResult {
+            failed: false,
+            extracted: Vec::new(),
+        };
         let (error, status, checks_passed, checks_failed) = match outcome {
             Err(e) => {
                 result.failed = true;
-                (Some((e.category, e.message)), None, 0, step.checks.len() as u64)
+                (
+                    Some((e.category, e.message)),
+                    None,
+                    0,
+                    step.checks.len() as u64,
+                )
             }
             Ok((status, resp_headers, body_bytes, host)) => {
-                let mut seen = Seen { status, headers: &resp_headers, body: body_bytes.as_ref(), elapsed, json: None };
+                let mut seen = Seen {
+                    status,
+                    headers: &resp_headers,
+                    body: body_bytes.as_ref(),
+                    elapsed,
+                    json: None,
+                };
                 let mut passed = 0;
                 let mut failed_checks = 0;
                 let mut first_fail: Option<(Category, String)> = None;
-                let has_status_check = step.checks.iter().any(|c| matches!(c.check, Check::Status(_)));
+                let has_status_check = step
+                    .checks
+                    .iter()
+                    .any(|c| matches!(c.check, Check::Status(_)));
                 for c in &step.checks {
                     match respond::check(c, &mut seen, ctx) {
                         Ok(()) => passed += 1,
@@ -346,13 +420,20 @@ impl Vu {
                                     Check::Status(_) if status >= 400 => Category::Http4xx,
                                     _ => Category::Check,
                                 };
-                                first_fail = Some((cat, format!("check {}: {why}{}", c.check, seen.snippet())));
+                                first_fail = Some((
+                                    cat,
+                                    format!("check {}: {why}{}", c.check, seen.snippet()),
+                                ));
                             }
                         }
                     }
                 }
                 if first_fail.is_none() && !has_status_check && status >= 400 {
-                    let cat = if status >= 500 { Category::Http5xx } else { Category::Http4xx };
+                    let cat = if status >= 500 {
+                        Category::Http5xx
+                    } else {
+                        Category::Http4xx
+                    };
                     first_fail = Some((cat, format!("status {status}{}", seen.snippet())));
                 }
                 if first_fail.is_none() || step.on_fail == OnFail::Continue {
@@ -361,7 +442,10 @@ impl Vu {
                             Ok(v) => result.extracted.push((x.name.clone(), v)),
                             Err(why) => {
                                 if first_fail.is_none() {
-                                    first_fail = Some((Category::Extract, format!("{why} for `{}`{}", x.name, seen.snippet())));
+                                    first_fail = Some((
+                                        Category::Extract,
+                                        format!("{why} for `{}`{}", x.name, seen.snippet()),
+                                    ));
                                 }
                             }
                         }
@@ -403,35 +487,50 @@ impl Vu {
         let mut hops = 0;
         loop {
             let origin = Origin::of(&uri)?;
-            let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+            let path_and_query = uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+                .to_string();
             let path = uri.path().to_string();
-            let mut req = Request::builder()
-                .method(method.clone())
-                .uri(&path_and_query)
-                .body(Full::new(body.clone()))
-                .map_err(|e| TransportError { category: Category::Protocol, message: e.to_string() })?;
-            let h = req.headers_mut();
-            h.clone_from(&headers);
-            if !h.contains_key(HOST) {
+            let pq: http::uri::PathAndQuery =
+                path_and_query
+                    .parse()
+                    .map_err(|e: http::uri::InvalidUri| TransportError {
+                        category: Category::Protocol,
+                        message: e.to_string(),
+                    })?;
+            let mut head = headers.clone();
+            if !head.contains_key(HOST) {
                 if let Some(a) = uri.authority() {
                     if let Ok(v) = HeaderValue::from_str(a.as_str()) {
-                        h.insert(HOST, v);
+                        head.insert(HOST, v);
                     }
                 }
             }
             if !self.jar.is_empty() {
-                if let Some(c) = self.jar.header_for(&origin.host, &path, origin.https, SystemTime::now()) {
+                let now = SystemTime::now();
+                if let Some(c) = self.jar.header_for(&origin.host, &path, origin.https, now) {
                     if let Ok(v) = HeaderValue::from_str(&c) {
-                        h.insert(COOKIE, v);
+                        head.insert(COOKIE, v);
                     }
                 }
             }
-            *sent += request_size(&req, body.len()) as u64;
-            let resp = self.client.send(&origin, req, usage).await?;
+            *sent += request_size(&method, &pq, &head, body.len()) as u64;
+            // Built on demand: a retry on a fresh connection needs a second copy, the
+            // common case needs none.
+            let make = || {
+                let mut req = Request::new(Full::new(body.clone()));
+                *req.method_mut() = method.clone();
+                *req.uri_mut() = Uri::from(pq.clone());
+                *req.headers_mut() = head.clone();
+                req
+            };
+            let resp = self.client.send(&origin, make, usage).await?;
             let status = resp.status().as_u16();
             let (parts, incoming) = resp.into_parts();
             *received += head_size(&parts.headers) as u64;
-            if !parts.headers.get_all(SET_COOKIE).iter().next().is_none() {
+            if parts.headers.contains_key(SET_COOKIE) {
                 let now = SystemTime::now();
                 for v in parts.headers.get_all(SET_COOKIE) {
                     if let Ok(v) = v.to_str() {
@@ -441,7 +540,12 @@ impl Vu {
             }
             let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
             if redirect && step.follow_redirects && hops < MAX_REDIRECTS {
-                if let Some(next) = parts.headers.get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| resolve(&uri, l)) {
+                if let Some(next) = parts
+                    .headers
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| resolve(&uri, l))
+                {
                     let (_, n) = read_body(incoming, false, MAX_BODY_BYTES).await?;
                     *received += n;
                     hops += 1;
@@ -455,7 +559,10 @@ impl Vu {
                     continue;
                 }
             }
-            let status_fails = step.checks.iter().any(|c| matches!(&c.check, Check::Status(s) if !s.accepts(status)));
+            let status_fails = step
+                .checks
+                .iter()
+                .any(|c| matches!(&c.check, Check::Status(s) if !s.accepts(status)));
             let keep = step.needs_body || status >= 400 || status_fails;
             let (bytes, n) = read_body(incoming, keep, MAX_BODY_BYTES).await?;
             *received += n;
@@ -479,18 +586,35 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     }
     let path = base.path();
     let dir = &path[..path.rfind('/').map(|i| i + 1).unwrap_or(0)];
-    format!("{scheme}://{authority}{}{location}", if dir.is_empty() { "/" } else { dir }).parse().ok()
+    format!(
+        "{scheme}://{authority}{}{location}",
+        if dir.is_empty() { "/" } else { dir }
+    )
+    .parse()
+    .ok()
 }
 
 /// Bytes on the wire, estimated from the parts (hyper does not report them).
-fn request_size(req: &Request<Full<Bytes>>, body_len: usize) -> usize {
-    let line = req.method().as_str().len() + req.uri().path_and_query().map_or(1, |p| p.as_str().len()) + 11;
-    let headers: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+fn request_size(
+    method: &Method,
+    pq: &http::uri::PathAndQuery,
+    headers: &HeaderMap,
+    body_len: usize,
+) -> usize {
+    let line = method.as_str().len() + pq.as_str().len() + 11;
+    let headers: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     line + headers + 2 + body_len
 }
 
 fn head_size(headers: &HeaderMap) -> usize {
-    17 + headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>() + 2
+    17 + headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + 2
 }
 
 #[cfg(test)]
@@ -500,7 +624,10 @@ mod tests {
     #[test]
     fn think_times_stay_in_range() {
         let mut rng = SmallRng::seed_from_u64(3);
-        let t = Think::Uniform { min: Duration::from_millis(100), max: Duration::from_millis(300) };
+        let t = Think::Uniform {
+            min: Duration::from_millis(100),
+            max: Duration::from_millis(300),
+        };
         let mut lo = Duration::MAX;
         let mut hi = Duration::ZERO;
         for _ in 0..2000 {
@@ -510,15 +637,24 @@ mod tests {
             hi = hi.max(d);
         }
         assert!(lo < Duration::from_millis(110) && hi > Duration::from_millis(290));
-        assert_eq!(think_duration(&Think::Fixed(Duration::from_secs(2)), &mut rng), Duration::from_secs(2));
+        assert_eq!(
+            think_duration(&Think::Fixed(Duration::from_secs(2)), &mut rng),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]
     fn redirects_resolve_relative_locations() {
         let base: Uri = "http://h:8/a/b?x=1".parse().unwrap();
         assert_eq!(resolve(&base, "/c").unwrap().to_string(), "http://h:8/c");
-        assert_eq!(resolve(&base, "c?y").unwrap().to_string(), "http://h:8/a/c?y");
-        assert_eq!(resolve(&base, "http://o/z").unwrap().to_string(), "http://o/z");
+        assert_eq!(
+            resolve(&base, "c?y").unwrap().to_string(),
+            "http://h:8/a/c?y"
+        );
+        assert_eq!(
+            resolve(&base, "http://o/z").unwrap().to_string(),
+            "http://o/z"
+        );
         assert_eq!(resolve(&base, "//o2/z").unwrap().to_string(), "http://o2/z");
     }
 }

@@ -17,16 +17,33 @@ pub(crate) const BUNDLE_KEY: &str = "x-throng-bundled";
 /// Reads and parses one file into JSON, with syntax errors located.
 pub(crate) fn read_value(path: &Path) -> Result<Value, OpenApiError> {
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| OpenApiError::Read { file: file.clone(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| OpenApiError::Read {
+        file: file.clone(),
+        source,
+    })?;
     if meta.len() > MAX_SPEC_BYTES {
-        return Err(OpenApiError::Invalid { file, message: format!("file is {} bytes; specs are limited to {MAX_SPEC_BYTES}", meta.len()) });
+        return Err(OpenApiError::Invalid {
+            file,
+            message: format!(
+                "file is {} bytes; specs are limited to {MAX_SPEC_BYTES}",
+                meta.len()
+            ),
+        });
     }
-    let bytes = std::fs::read(path).map_err(|source| OpenApiError::Read { file: file.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| OpenApiError::Read {
+        file: file.clone(),
+        source,
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        OpenApiError::Syntax { file: file.clone(), line, column, message: "invalid UTF-8".into() }
+        OpenApiError::Syntax {
+            file: file.clone(),
+            line,
+            column,
+            message: "invalid UTF-8".into(),
+        }
     })?;
     parse_text(&text, &file)
 }
@@ -50,8 +67,16 @@ pub(crate) fn parse_text(text: &str, file: &str) -> Result<Value, OpenApiError> 
         }
     }
     let y: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-        OpenApiError::Syntax { file: file.to_string(), line, column, message: strip_location(&e.to_string()) }
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        OpenApiError::Syntax {
+            file: file.to_string(),
+            line,
+            column,
+            message: strip_location(&e.to_string()),
+        }
     })?;
     Ok(yaml_to_json(y))
 }
@@ -91,7 +116,10 @@ fn yaml_to_json(v: yaml_serde::Value) -> Value {
                     yaml_serde::Value::Bool(b) => b.to_string(),
                     yaml_serde::Value::Number(n) => n.to_string(),
                     yaml_serde::Value::Null => "null".into(),
-                    other => yaml_serde::to_string(&other).unwrap_or_default().trim().to_string(),
+                    other => yaml_serde::to_string(&other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
                 };
                 out.insert(key, yaml_to_json(v));
             }
@@ -103,15 +131,30 @@ fn yaml_to_json(v: yaml_serde::Value) -> Value {
 
 /// Bundles references to other files into the root document, under [`BUNDLE_KEY`], and
 /// rewrites those references to local ones. Local references are left for lazy resolution.
-pub(crate) fn bundle(root: &mut Value, root_path: &Path, warnings: &mut Vec<String>) -> Result<(), OpenApiError> {
-    let mut b = Bundler { files: HashMap::new(), bundled: BTreeMap::new(), warnings, root_path: root_path.to_path_buf() };
+pub(crate) fn bundle(
+    root: &mut Value,
+    root_path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<(), OpenApiError> {
+    let mut b = Bundler {
+        files: HashMap::new(),
+        bundled: BTreeMap::new(),
+        warnings,
+        root_path: root_path.to_path_buf(),
+        ids: HashMap::new(),
+        anchors: HashMap::new(),
+    };
+    index_ids(root, "", None, &mut b.ids, &mut b.anchors, 0);
     let base = root_path.to_path_buf();
     let mut taken = std::mem::take(root);
     b.walk(&mut taken, &base, true, 0)?;
     *root = taken;
     if !b.bundled.is_empty() {
         if let Some(obj) = root.as_object_mut() {
-            obj.insert(BUNDLE_KEY.into(), Value::Object(b.bundled.into_iter().collect()));
+            obj.insert(
+                BUNDLE_KEY.into(),
+                Value::Object(b.bundled.into_iter().collect()),
+            );
         }
     }
     Ok(())
@@ -122,10 +165,19 @@ struct Bundler<'w> {
     bundled: BTreeMap<String, Value>,
     warnings: &'w mut Vec<String>,
     root_path: PathBuf,
+    /// `$id` of schemas in the root document → their JSON pointer; `$anchor`s too.
+    ids: HashMap<String, String>,
+    anchors: HashMap<(String, String), String>,
 }
 
 impl Bundler<'_> {
-    fn walk(&mut self, v: &mut Value, file: &Path, is_root: bool, depth: usize) -> Result<(), OpenApiError> {
+    fn walk(
+        &mut self,
+        v: &mut Value,
+        file: &Path,
+        is_root: bool,
+        depth: usize,
+    ) -> Result<(), OpenApiError> {
         if depth > 200 {
             return Ok(());
         }
@@ -156,7 +208,12 @@ impl Bundler<'_> {
     }
 
     /// The local reference that replaces `r` (written in `file`), if it changes.
-    fn rewrite(&mut self, r: &str, file: &Path, is_root: bool) -> Result<Option<String>, OpenApiError> {
+    fn rewrite(
+        &mut self,
+        r: &str,
+        file: &Path,
+        is_root: bool,
+    ) -> Result<Option<String>, OpenApiError> {
         let (target, pointer) = match r.split_once('#') {
             Some((t, p)) => (t, p.to_string()),
             None => (r, String::new()),
@@ -169,8 +226,29 @@ impl Bundler<'_> {
             return self.bundle_target(file, &pointer).map(Some);
         }
         if target.starts_with("http://") || target.starts_with("https://") {
-            self.warnings.push(format!("remote reference `{r}` is not fetched; treated as any value"));
+            self.warnings.push(format!(
+                "remote reference `{r}` is not fetched; treated as any value"
+            ));
             return Ok(Some(format!("#/{BUNDLE_KEY}/unresolved")));
+        }
+        // 3.1: a reference to a schema's `$id` (and `$anchor` inside it).
+        if is_root {
+            if let Some(at) = self.ids.get(target) {
+                if pointer.is_empty() {
+                    return Ok(Some(format!("#{at}")));
+                }
+                if pointer.starts_with('/') {
+                    return Ok(Some(format!("#{at}{pointer}")));
+                }
+                if let Some(a) = self.anchors.get(&(target.to_string(), pointer.clone())) {
+                    return Ok(Some(format!("#{a}")));
+                }
+            }
+            let looks_like_file = [".yaml", ".yml", ".json"].iter().any(|e| target.ends_with(e));
+            if !looks_like_file {
+                self.warnings.push(format!("reference `{r}` names no file or `$id`; treated as any value"));
+                return Ok(Some(format!("#/{BUNDLE_KEY}/unresolved")));
+            }
         }
         let dir = file.parent().unwrap_or(Path::new("."));
         let path = dir.join(target);
@@ -214,9 +292,20 @@ impl Bundler<'_> {
 }
 
 fn bundle_key(path: &Path, pointer: &str) -> String {
-    let name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
     let raw = format!("{name}{pointer}");
-    raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '_' }).collect()
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Which dialect the document was written in.
@@ -294,7 +383,10 @@ fn normalise_node(v: &mut Value, seen: &mut (bool, bool), depth: usize) {
                     }
                 }
             }
-            for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            for (flag, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
                 if let Some(Value::Bool(b)) = obj.get(flag).cloned() {
                     seen.1 = true;
                     obj.remove(flag);
@@ -309,7 +401,9 @@ fn normalise_node(v: &mut Value, seen: &mut (bool, bool), depth: usize) {
                 normalise_node(child, seen, depth + 1);
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(|c| normalise_node(c, seen, depth + 1)),
+        Value::Array(a) => a
+            .iter_mut()
+            .for_each(|c| normalise_node(c, seen, depth + 1)),
         _ => {}
     }
 }
@@ -327,7 +421,12 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
     let scheme = doc
         .get("schemes")
         .and_then(Value::as_array)
-        .and_then(|s| s.iter().filter_map(Value::as_str).find(|s| *s == "https").or_else(|| s.first().and_then(Value::as_str)))
+        .and_then(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .find(|s| *s == "https")
+                .or_else(|| s.first().and_then(Value::as_str))
+        })
         .unwrap_or("https");
     let url = match host {
         Some(h) => format!("{scheme}://{h}{base}"),
@@ -361,8 +460,10 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
         }
     }
     if let Some(Value::Object(rs)) = doc.get("responses") {
-        let converted: Map<String, Value> =
-            rs.iter().map(|(k, r)| (k.clone(), convert_response(r, &global_produces))).collect();
+        let converted: Map<String, Value> = rs
+            .iter()
+            .map(|(k, r)| (k.clone(), convert_response(r, &global_produces)))
+            .collect();
         components.insert("responses".into(), Value::Object(converted));
     }
     if let Some(Value::Object(ss)) = doc.get("securityDefinitions") {
@@ -376,9 +477,15 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
     let mut paths = Map::new();
     if let Some(Value::Object(ps)) = doc.get("paths") {
         for (p, item) in ps {
-            let Some(item) = item.as_object() else { continue };
+            let Some(item) = item.as_object() else {
+                continue;
+            };
             let mut new_item = Map::new();
-            let path_params: Vec<Value> = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+            let path_params: Vec<Value> = item
+                .get("parameters")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for (m, op) in item {
                 if m == "parameters" {
                     continue;
@@ -388,10 +495,17 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
                     continue;
                 }
                 let mut new_op = op.as_object().cloned().unwrap_or_default();
-                let consumes = str_list(op.get("consumes")).or_else(|| global_consumes.clone()).unwrap_or_else(|| vec!["application/json".into()]);
+                let consumes = str_list(op.get("consumes"))
+                    .or_else(|| global_consumes.clone())
+                    .unwrap_or_else(|| vec!["application/json".into()]);
                 let produces = str_list(op.get("produces")).or_else(|| global_produces.clone());
                 let mut all_params = path_params.clone();
-                all_params.extend(op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default());
+                all_params.extend(
+                    op.get("parameters")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
                 let mut params = Vec::new();
                 let mut body: Option<Value> = None;
                 let mut form: Vec<Value> = Vec::new();
@@ -399,7 +513,14 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
                     let resolved = match p.get("$ref").and_then(Value::as_str) {
                         Some(r) => match r.strip_prefix("#/parameters/") {
                             Some(name) => match body_params.get(name) {
-                                Some(bp) if matches!(bp.get("in").and_then(Value::as_str), Some("body" | "formData")) => bp.clone(),
+                                Some(bp)
+                                    if matches!(
+                                        bp.get("in").and_then(Value::as_str),
+                                        Some("body" | "formData")
+                                    ) =>
+                                {
+                                    bp.clone()
+                                }
                                 _ => json!({ "$ref": format!("#/components/parameters/{name}") }),
                             },
                             None => p.clone(),
@@ -409,7 +530,11 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
                     match resolved.get("in").and_then(Value::as_str) {
                         Some("body") => body = Some(resolved),
                         Some("formData") => form.push(resolved),
-                        _ => params.push(if resolved.get("$ref").is_some() { resolved } else { convert_param(&resolved) }),
+                        _ => params.push(if resolved.get("$ref").is_some() {
+                            resolved
+                        } else {
+                            convert_param(&resolved)
+                        }),
                     }
                 }
                 new_op.remove("parameters");
@@ -421,8 +546,13 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
                 if let Some(b) = body {
                     let schema = b.get("schema").cloned().unwrap_or(json!({}));
                     let mut content = Map::new();
-                    let json_types: Vec<&String> = consumes.iter().filter(|c| c.contains("json")).collect();
-                    let types: Vec<String> = if json_types.is_empty() { consumes.clone() } else { json_types.into_iter().cloned().collect() };
+                    let json_types: Vec<&String> =
+                        consumes.iter().filter(|c| c.contains("json")).collect();
+                    let types: Vec<String> = if json_types.is_empty() {
+                        consumes.clone()
+                    } else {
+                        json_types.into_iter().cloned().collect()
+                    };
                     for c in types {
                         let mut media = json!({ "schema": schema });
                         if let Some(x) = b.get("x-example").or_else(|| b.get("example")) {
@@ -436,11 +566,17 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
                     );
                 } else if !form.is_empty() {
                     let multipart = consumes.iter().any(|c| c.contains("multipart"))
-                        || form.iter().any(|f| f.get("type").and_then(Value::as_str) == Some("file"));
+                        || form
+                            .iter()
+                            .any(|f| f.get("type").and_then(Value::as_str) == Some("file"));
                     let mut props = Map::new();
                     let mut required = Vec::new();
                     for f in &form {
-                        let name = f.get("name").and_then(Value::as_str).unwrap_or("field").to_string();
+                        let name = f
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("field")
+                            .to_string();
                         let mut s = param_schema(f);
                         if f.get("type").and_then(Value::as_str) == Some("file") {
                             s = json!({ "type": "string", "format": "binary" });
@@ -450,12 +586,19 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
                             required.push(json!(name));
                         }
                     }
-                    let ct = if multipart { "multipart/form-data" } else { "application/x-www-form-urlencoded" };
+                    let ct = if multipart {
+                        "multipart/form-data"
+                    } else {
+                        "application/x-www-form-urlencoded"
+                    };
                     let mut schema = json!({ "type": "object", "properties": props });
                     if !required.is_empty() {
                         schema["required"] = Value::Array(required);
                     }
-                    new_op.insert("requestBody".into(), json!({ "required": true, "content": { ct: { "schema": schema } } }));
+                    new_op.insert(
+                        "requestBody".into(),
+                        json!({ "required": true, "content": { ct: { "schema": schema } } }),
+                    );
                 }
                 if let Some(Value::Object(rs)) = op.get("responses") {
                     let converted: Map<String, Value> = rs
@@ -475,13 +618,23 @@ pub(crate) fn swagger2_to_3(doc: &Value, warnings: &mut Vec<String>) -> Value {
     }
     out.insert("components".into(), Value::Object(components));
     let mut v = Value::Object(out);
-    rewrite_refs(&mut v, &[("#/definitions/", "#/components/schemas/"), ("#/responses/", "#/components/responses/")]);
+    rewrite_refs(
+        &mut v,
+        &[
+            ("#/definitions/", "#/components/schemas/"),
+            ("#/responses/", "#/components/responses/"),
+        ],
+    );
     warnings.push("Swagger 2.0 document converted to OpenAPI 3".into());
     v
 }
 
 fn str_list(v: Option<&Value>) -> Option<Vec<String>> {
-    let list: Vec<String> = v?.as_array()?.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+    let list: Vec<String> = v?
+        .as_array()?
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect();
     (!list.is_empty()).then_some(list)
 }
 
@@ -489,11 +642,29 @@ fn str_list(v: Option<&Value>) -> Option<Vec<String>> {
 fn param_schema(p: &Value) -> Value {
     let mut s = Map::new();
     for k in [
-        "type", "format", "items", "enum", "default", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-        "minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems", "multipleOf",
+        "type",
+        "format",
+        "items",
+        "enum",
+        "default",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "multipleOf",
     ] {
         if let Some(v) = p.get(k) {
-            let v = if k == "items" { param_schema(v) } else { v.clone() };
+            let v = if k == "items" {
+                param_schema(v)
+            } else {
+                v.clone()
+            };
             s.insert(k.into(), v);
         }
     }
@@ -541,9 +712,14 @@ fn convert_response(r: &Value, produces: &Option<Vec<String>>) -> Value {
         return r.clone();
     }
     let mut out = Map::new();
-    out.insert("description".into(), r.get("description").cloned().unwrap_or(json!("")));
+    out.insert(
+        "description".into(),
+        r.get("description").cloned().unwrap_or(json!("")),
+    );
     if let Some(schema) = r.get("schema") {
-        let types = produces.clone().unwrap_or_else(|| vec!["application/json".into()]);
+        let types = produces
+            .clone()
+            .unwrap_or_else(|| vec!["application/json".into()]);
         let mut content = Map::new();
         for t in types {
             let mut media = json!({ "schema": schema });
@@ -555,7 +731,10 @@ fn convert_response(r: &Value, produces: &Option<Vec<String>>) -> Value {
         out.insert("content".into(), Value::Object(content));
     }
     if let Some(Value::Object(hs)) = r.get("headers") {
-        let headers: Map<String, Value> = hs.iter().map(|(k, h)| (k.clone(), json!({ "schema": param_schema(h) }))).collect();
+        let headers: Map<String, Value> = hs
+            .iter()
+            .map(|(k, h)| (k.clone(), json!({ "schema": param_schema(h) })))
+            .collect();
         out.insert("headers".into(), Value::Object(headers));
     }
     Value::Object(out)
@@ -646,4 +825,46 @@ pub(crate) fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
         }
     }
     cur
+}
+
+fn escape_pointer(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
+}
+
+/// Indexes `$id`s (→ JSON pointer) and `$anchor`s (per enclosing `$id`).
+fn index_ids(
+    v: &Value,
+    at: &str,
+    current: Option<&str>,
+    ids: &mut HashMap<String, String>,
+    anchors: &mut HashMap<(String, String), String>,
+    depth: usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            let mut cur = current.map(str::to_string);
+            if let Some(id) = m.get("$id").and_then(Value::as_str) {
+                ids.entry(id.to_string()).or_insert_with(|| at.to_string());
+                cur = Some(id.to_string());
+            }
+            if let (Some(a), Some(c)) = (m.get("$anchor").and_then(Value::as_str), cur.as_deref()) {
+                anchors.entry((c.to_string(), a.to_string())).or_insert_with(|| at.to_string());
+            }
+            for (k, c) in m {
+                if k == "example" || k == "examples" {
+                    continue;
+                }
+                index_ids(c, &format!("{at}/{}", escape_pointer(k)), cur.as_deref(), ids, anchors, depth + 1);
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                index_ids(c, &format!("{at}/{i}"), current, ids, anchors, depth + 1);
+            }
+        }
+        _ => {}
+    }
 }
