@@ -26,7 +26,12 @@ fn examples() -> Vec<String> {
         .expect("examples/ exists")
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .map(|p| format!("examples/{}", p.file_name().expect("name").to_string_lossy()))
+        .map(|p| {
+            format!(
+                "examples/{}",
+                p.file_name().expect("name").to_string_lossy()
+            )
+        })
         .collect();
     v.sort();
     v
@@ -35,9 +40,16 @@ fn examples() -> Vec<String> {
 #[test]
 fn every_example_validates() {
     let files = examples();
-    assert!(files.len() >= 17, "expected the whole library, found {files:?}");
+    assert!(
+        files.len() >= 17,
+        "expected the whole library, found {files:?}"
+    );
     for f in &files {
-        let out = throng().arg("validate").arg(f).output().expect("run throng validate");
+        let out = throng()
+            .arg("validate")
+            .arg(f)
+            .output()
+            .expect("run throng validate");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{f}:\n{stdout}{stderr}");
@@ -133,7 +145,12 @@ fn run_example(file: &str, base_url: &str) -> Result<String, String> {
 #[test]
 fn every_example_runs_clean_against_the_shop() {
     let filter: Vec<String> = std::env::var("THRONG_EXAMPLES")
-        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let files: Vec<String> = examples()
         .into_iter()
@@ -166,13 +183,20 @@ fn every_example_runs_clean_against_the_shop() {
             eprintln!("ok {line}");
         }
     }
-    let failures: Vec<&String> = results.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+    let failures: Vec<&String> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} examples failed:\n\n{}",
         failures.len(),
         results.len(),
-        failures.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n\n")
+        failures
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
     );
     eprintln!("{} examples in {:.1?}", results.len(), started.elapsed());
 }

@@ -122,3 +122,41 @@ fn bad_input_exits_2() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn abort_on_fail_stops_early_on_a_breached_error_rate() {
+    let shop = throng_shop::spawn(throng_shop::ShopOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let dead = format!("dead_url=http://127.0.0.1:{}", closed_port());
+    let started = std::time::Instant::now();
+    let o = throng(&[
+        "run",
+        fixture("run/errors.yaml").to_str().unwrap(),
+        "--base-url",
+        &shop.base_url(),
+        "--var",
+        &dead,
+        "--quiet",
+        "--vus",
+        "1",
+        "--duration",
+        "30s",
+        "--abort-on-fail",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r["stopped_early"], true);
+    assert!(
+        r["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("error_rate < 1%"),
+        "{}",
+        r["stop_reason"]
+    );
+}

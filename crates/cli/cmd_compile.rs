@@ -1,4 +1,4 @@
-//! `throng compile INPUT`: HAR recordings (and later OpenAPI specs) into scenario YAML.
+//! `throng compile INPUT`: HAR recordings and OpenAPI specs into scenario YAML.
 //!
 //! The library does the work; this module maps flags to `CompileOptions`, writes the
 //! YAML and its sidecar `.env`, and prints the compile report on stderr.
@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use throng_compiler::CompileOptions;
+use throng_compiler::openapi::{Flow, OpenApiOptions};
+use throng_compiler::{CompileOptions, InputKind};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,6 +37,23 @@ pub struct Args {
     /// Longest think time kept from the recording
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     max_think: Duration,
+    /// OpenAPI: the base URL (default: the spec's first server)
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// OpenAPI: only operations whose operationId or `METHOD /path` matches
+    #[arg(long, value_name = "REGEX")]
+    operations: Option<String>,
+    /// OpenAPI: which flows to emit (crud, smoke; default both)
+    #[arg(long, value_name = "FLOWS", value_delimiter = ',', value_parser = parse_flow)]
+    flows: Vec<Flow>,
+}
+
+fn parse_flow(s: &str) -> Result<Flow, String> {
+    match s.trim() {
+        "crud" => Ok(Flow::Crud),
+        "smoke" => Ok(Flow::Smoke),
+        other => Err(format!("unknown flow `{other}` (use crud, smoke)")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -43,6 +61,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if throng_compiler::detect_path(&args.input)? == InputKind::OpenApi {
+        return compile_openapi(&args);
+    }
     let har_label = match &args.out {
         Some(out) => relative_to_scenario(&args.input, out),
         None => args.input.display().to_string(),
@@ -64,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("{}: cannot write", out.display()))?;
             if !compiled.env.is_empty() {
                 let sidecar = throng_ir::envfile::sidecar_path(out);
-                write_private(&sidecar, &throng_ir::envfile::render(&compiled.env))
+                crate::output::write_private(&sidecar, &throng_ir::envfile::render(&compiled.env))
                     .with_context(|| format!("{}: cannot write", sidecar.display()))?;
                 writeln!(
                     err,
@@ -93,23 +114,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path)?;
-    // An existing file keeps its old mode on open; secrets must not stay world-readable.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(text.as_bytes())
-}
 
 /// The input's path as seen from the scenario's folder, so `source.har` resolves there.
 fn relative_to_scenario(input: &Path, out: &Path) -> String {
@@ -140,4 +144,28 @@ fn components(p: &Path) -> Vec<Component<'_>> {
     p.components()
         .filter(|c| !matches!(c, Component::CurDir))
         .collect()
+}
+
+fn compile_openapi(args: &Args) -> anyhow::Result<ExitCode> {
+    let operations = match &args.operations {
+        Some(r) => Some(regex::Regex::new(r).map_err(|e| anyhow::anyhow!("--operations: {e}"))?),
+        None => None,
+    };
+    let opts = OpenApiOptions {
+        base_url: args.base_url.clone(),
+        operations,
+        flows: args.flows.clone(),
+        name: args.name.clone(),
+    };
+    let compiled = throng_compiler::openapi::compile_spec(&args.input, &opts)?;
+    let mut err = std::io::stderr().lock();
+    match &args.out {
+        Some(out) => {
+            std::fs::write(out, &compiled.yaml).with_context(|| format!("{}: cannot write", out.display()))?;
+            writeln!(err, "wrote {}", out.display()).ok();
+        }
+        None => std::io::stdout().lock().write_all(compiled.yaml.as_bytes())?,
+    }
+    write!(err, "{}", compiled.report).ok();
+    Ok(ExitCode::SUCCESS)
 }

@@ -44,6 +44,9 @@ pub struct Args {
     /// Write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Write a self-contained HTML report to this file
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// No progress output
     #[arg(long)]
     quiet: bool,
@@ -68,6 +71,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return Ok(bad(e)),
     };
+    // A results file that cannot be written must be known now, not after a long run.
+    for path in args.out.iter().chain(&args.html) {
+        if let Err(e) = crate::output::check_writable(path) {
+            return Ok(bad(e));
+        }
+    }
     let mut load = LoadSpec {
         vus: args.vus,
         iterations: args.iterations,
@@ -176,6 +185,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out {
         if let Err(e) = results.write_json(out) {
             eprintln!("error: cannot write {}: {e}", out.display());
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    }
+    if let Some(html) = &args.html {
+        if let Err(e) = crate::output::write_html(&results, html) {
+            eprintln!("error: {e:#}");
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     }

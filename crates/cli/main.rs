@@ -5,11 +5,15 @@
 //! differed, 2 bad input.
 
 mod cmd_compile;
+mod cmd_demo;
 mod cmd_k8s;
+mod cmd_report;
 mod cmd_run;
 mod cmd_schema;
 mod cmd_shop;
 mod cmd_validate;
+mod execute;
+mod output;
 
 use std::process::ExitCode;
 
@@ -34,19 +38,15 @@ enum Command {
     /// Serve the bundled demo e-commerce API
     Shop(cmd_shop::Args),
     /// Start the shop, compile its recording and spec, and load-test it in one go
-    Demo(NotYet),
+    Demo(cmd_demo::Args),
     /// Print the JSON Schema of the scenario format (for editors)
     Schema(cmd_schema::Args),
+    /// Print a saved run's summary, or render it as an HTML report
+    Report(cmd_report::Args),
     /// Print Kubernetes manifests that run a scenario as an Indexed Job, one segment per pod
     K8s(cmd_k8s::Args),
 }
 
-/// Placeholder arguments for subcommands that later work fills in.
-#[derive(clap::Args)]
-struct NotYet {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
-}
 
 /// Exit status for bad input (files, flags), as clap uses for usage errors.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -62,7 +62,8 @@ fn main() -> ExitCode {
         Command::Shop(a) => cmd_shop::run(a),
         Command::Schema(a) => cmd_schema::run(a),
         Command::K8s(a) => cmd_k8s::run(a),
-        Command::Demo(_) => Err(anyhow::anyhow!("`throng demo` is not yet implemented")),
+        Command::Report(a) => cmd_report::run(a),
+        Command::Demo(a) => cmd_demo::run(a),
     };
     match result {
         Ok(code) => code,

@@ -212,6 +212,29 @@ pub enum InputKind {
     OpenApi,
 }
 
+/// Which front end reads the file at `path`, decided by content, not by extension: a HAR is
+/// JSON whose top level holds `log`; an OpenAPI or Swagger document (JSON or YAML) holds
+/// `openapi` or `swagger`. Only the start of the file is examined, so huge HARs are not
+/// parsed twice.
+pub fn detect_path(path: &Path) -> Result<InputKind, CompileError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|source| CompileError::Read { path: path.to_path_buf(), source })?;
+    let text = String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head)).into_owned();
+    let first = text.trim_start().chars().next();
+    if first == Some('{') {
+        let key = regex::Regex::new(r#""(log|openapi|swagger)"\s*:"#).expect("static regex");
+        return Ok(match key.captures(&text).map(|c| c[1].to_string()).as_deref() {
+            Some("openapi") | Some("swagger") => InputKind::OpenApi,
+            _ => InputKind::Har,
+        });
+    }
+    let key = regex::Regex::new(r"(?m)^['\x22]?(openapi|swagger|arazzo)['\x22]?\s*:").expect("static regex");
+    Ok(if key.is_match(&text) { InputKind::OpenApi } else { InputKind::Har })
+}
+
 /// Compiles the recording at `input`.
 pub fn compile(input: &Path, opts: &CompileOptions) -> Result<Compiled, CompileError> {
     let bytes = std::fs::read(input).map_err(|source| CompileError::Read {

@@ -40,7 +40,8 @@ pub struct LoadSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vus: Option<u32>,
     /// A named traffic shape that generates the stages (instead of writing `stages`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "yaml_serde::with::singleton_map", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Shape>")]
     pub shape: Option<Shape>,
 }
 
@@ -227,9 +228,10 @@ impl LoadSpec {
     }
 }
 
-/// A pool large enough for a second's worth of arrivals at the peak rate, at least 10.
+/// A pool for iterations lasting up to five seconds at the peak rate (at least 50); VUs are
+/// created only when needed, so an unused pool costs nothing.
 fn default_pool(peak_rate: f64) -> u32 {
-    (peak_rate.ceil() as u32).clamp(10, 100_000)
+    ((peak_rate * 5.0).ceil() as u32).clamp(50, 100_000)
 }
 
 impl Load {

@@ -391,3 +391,79 @@ impl Request {
         out
     }
 }
+
+impl Plan {
+    /// Moves `defaults` into every step that does not override them, so the steps mean the
+    /// same thing outside this plan (the first step of [`Plan::combine`]).
+    pub fn inline_defaults(mut self) -> Plan {
+        let d = std::mem::take(&mut self.defaults);
+        for step in self.scenarios.iter_mut().flat_map(|s| s.steps.iter_mut()) {
+            for (k, v) in &d.headers {
+                if !step.request.headers.keys().any(|h| h.eq_ignore_ascii_case(k)) {
+                    step.request.headers.insert(k.clone(), v.clone());
+                }
+            }
+            step.timeout = step.timeout.or(d.timeout);
+            step.think = step.think.or(d.think);
+            step.follow_redirects = step.follow_redirects.or(d.follow_redirects);
+            step.on_fail = step.on_fail.or(d.on_fail);
+        }
+        self
+    }
+
+    /// Combines plans into one whose iterations are shared out by weight: each plan's
+    /// scenario weights are scaled by its own weight. Variables, data feeders and secrets
+    /// are united (the same name must mean the same thing in every plan); thresholds and
+    /// load are left to the caller.
+    pub fn combine(name: &str, parts: Vec<(Plan, u32)>) -> Result<Plan, String> {
+        let mut out = Plan {
+            version: FormatVersion(1),
+            name: name.to_string(),
+            vars: IndexMap::new(),
+            secrets: Vec::new(),
+            defaults: Defaults::default(),
+            data: IndexMap::new(),
+            load: LoadSpec::default(),
+            thresholds: Vec::new(),
+            scenarios: Vec::new(),
+        };
+        for (plan, weight) in parts {
+            let plan = plan.inline_defaults();
+            for (k, v) in plan.vars {
+                match out.vars.get(&k) {
+                    Some(existing) if *existing != v => {
+                        return Err(format!("variable `{k}` differs between `{}` and an earlier plan", plan.name))
+                    }
+                    Some(_) => {}
+                    None => {
+                        out.vars.insert(k, v);
+                    }
+                }
+            }
+            for (k, f) in plan.data {
+                match out.data.get(&k) {
+                    Some(existing) if existing.resolved != f.resolved || existing.pick != f.pick => {
+                        return Err(format!("data feeder `{k}` differs between `{}` and an earlier plan", plan.name))
+                    }
+                    Some(_) => {}
+                    None => {
+                        out.data.insert(k, f);
+                    }
+                }
+            }
+            for s in plan.secrets {
+                if !out.secrets.contains(&s) {
+                    out.secrets.push(s);
+                }
+            }
+            for mut s in plan.scenarios {
+                if out.scenarios.iter().any(|o| o.name == s.name) {
+                    s.name = format!("{} ({})", s.name, plan.name);
+                }
+                s.weight = s.weight.saturating_mul(weight.max(1));
+                out.scenarios.push(s);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -52,28 +52,22 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
         &[Series::new("active VUs", &t, results.timeline.iter().map(|p| p.vus as f64))],
         &Axes { x: "elapsed (s)", y: "virtual users", log_x: false },
     );
+    // The overall curve plus the busiest steps: more lines than a reader can tell apart
+    // would hide the tail this chart exists to show.
+    let mut busiest: Vec<usize> = (0..results.histograms.steps.len()).collect();
+    busiest.sort_by_key(|&i| std::cmp::Reverse(results.steps.get(i).map_or(0, |s| s.requests)));
+    busiest.truncate(MAX_CURVES - 1);
+    busiest.sort_unstable();
     let mut curves = Vec::new();
-    for named in &results.histograms.steps {
-        let Ok(h) = decode_histogram(&named.hdr) else { continue };
-        if h.is_empty() {
-            continue;
-        }
-        // HdrHistogram's classic plot: x = 1 / (1 - quantile) on a log scale, so the tail
-        // (99%, 99.9%, 99.99%) gets as much room as the body.
-        let mut xs = Vec::new();
-        let mut ys = Vec::new();
-        for v in h.iter_quantiles(2) {
-            let q = v.quantile_iterated_to();
-            if q >= 0.99999 {
-                break;
-            }
-            xs.push(1.0 / (1.0 - q));
-            ys.push(h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0);
-        }
-        xs.push(100_000.0);
-        ys.push(h.max() as f64 / 1000.0);
+    if let Some(c) = percentile_curve("all steps".into(), &results.histograms.overall) {
+        curves.push(c);
+    }
+    for i in busiest {
+        let named = &results.histograms.steps[i];
         let label = if named.scenario.is_empty() { named.step.clone() } else { format!("{} / {}", named.scenario, named.step) };
-        curves.push(Series { label, xs, ys });
+        if let Some(c) = percentile_curve(label, &named.hdr) {
+            curves.push(c);
+        }
     }
     let distribution_chart = line_chart(&curves, &Axes { x: "percentile", y: "latency (ms)", log_x: true });
     let html = env.get_template("report.html")?.render(minijinja::context! {
@@ -87,6 +81,31 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
         version => env!("CARGO_PKG_VERSION"),
     })?;
     Ok(html)
+}
+
+/// Lines in the latency distribution chart, the overall one included.
+const MAX_CURVES: usize = 8;
+
+/// HdrHistogram's classic plot: x = 1 / (1 - quantile) on a log scale, so the tail (99%,
+/// 99.9%, 99.99%) gets as much room as the body.
+fn percentile_curve(label: String, encoded: &str) -> Option<Series> {
+    let h = decode_histogram(encoded).ok()?;
+    if h.is_empty() {
+        return None;
+    }
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for v in h.iter_quantiles(2) {
+        let q = v.quantile_iterated_to();
+        if q >= 0.99999 {
+            break;
+        }
+        xs.push(1.0 / (1.0 - q));
+        ys.push(h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0);
+    }
+    xs.push(100_000.0);
+    ys.push(h.max() as f64 / 1000.0);
+    Some(Series { label, xs, ys })
 }
 
 #[derive(Serialize)]
@@ -114,14 +133,28 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 58.0;
+const LEGEND_ROW: f64 = 16.0;
 
 /// A line chart with axes, grid, ticks and a legend, as an SVG element.
 fn line_chart(series: &[Series], axes: &Axes<'_>) -> String {
     let points: Vec<(f64, f64)> = series.iter().flat_map(|s| s.xs.iter().copied().zip(s.ys.iter().copied())).collect();
+    // Legend entries flow left to right and wrap, so many steps never run off the chart.
+    let mut legend = Vec::with_capacity(series.len());
+    let (mut lx, mut row) = (LEFT, 0usize);
+    for s in series {
+        let width = 24.0 + 6.5 * s.label.chars().count() as f64;
+        if lx + width > W - RIGHT && lx > LEFT {
+            lx = LEFT;
+            row += 1;
+        }
+        legend.push((lx, row));
+        lx += width;
+    }
+    let total_h = H + LEGEND_ROW * row as f64;
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{} by {}" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg class="chart" viewBox="0 0 {W} {total_h}" role="img" aria-label="{} by {}" xmlns="http://www.w3.org/2000/svg">"#,
         esc(axes.y),
         esc(axes.x)
     );
@@ -190,7 +223,6 @@ fn line_chart(series: &[Series], axes: &Axes<'_>) -> String {
         (TOP + H - BOTTOM) / 2.0,
         esc(axes.y)
     );
-    let mut legend_x = LEFT;
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let path: Vec<String> = s
@@ -203,15 +235,15 @@ fn line_chart(series: &[Series], axes: &Axes<'_>) -> String {
             let _ = write!(svg, r#"<circle cx="{}" r="3" fill="{color}" cy="{}"/>"#, path[0].split(',').next().unwrap_or("0"), path[0].split(',').nth(1).unwrap_or("0"));
         }
         let _ = write!(svg, r#"<polyline class="series" stroke="{color}" points="{}"/>"#, path.join(" "));
+        let (x, row) = legend[i];
+        let y = H - 14.0 + LEGEND_ROW * row as f64;
         let _ = write!(
             svg,
-            r#"<rect x="{legend_x:.1}" y="{}" width="10" height="10" fill="{color}"/><text class="legend" x="{:.1}" y="{}">{}</text>"#,
-            H - 14.0,
-            legend_x + 14.0,
-            H - 5.0,
+            r#"<rect x="{x:.1}" y="{y}" width="10" height="10" fill="{color}"/><text class="legend" x="{:.1}" y="{}">{}</text>"#,
+            x + 14.0,
+            y + 9.0,
             esc(&s.label)
         );
-        legend_x += 24.0 + 7.0 * s.label.chars().count() as f64;
     }
     svg.push_str("</svg>");
     svg

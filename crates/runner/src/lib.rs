@@ -13,6 +13,7 @@ mod http;
 mod metrics;
 mod program;
 mod respond;
+pub mod html;
 pub mod results;
 mod summary;
 pub mod thresholds;

@@ -27,6 +27,13 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 pub use error::ApiError;
+
+/// The shop's OpenAPI 3.1 document, as served at `GET /openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// A browser recording (HAR) of a person using the storefront: register, browse, search,
+/// fill a cart, check out, view the order. `throng demo` compiles it.
+pub const STOREFRONT_HAR: &str = include_str!("../../../fixtures/har/shop-checkout.har");
 use state::{read, AppState, ShopState};
 
 /// How the shop is set up at start.

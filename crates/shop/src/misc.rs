@@ -24,7 +24,7 @@ const MAX_DELAY_MS: u64 = 30_000;
 
 static INDEX_HTML: &str = include_str!("../static/index.html");
 static APP_JS: &str = include_str!("../static/app.js");
-static OPENAPI_JSON: &str = include_str!("../openapi.json");
+use crate::OPENAPI_JSON;
 
 pub async fn health() -> Response {
     // Hand-built body: this route is benchmarked, and it's one short format!.

@@ -25,6 +25,12 @@ pub(crate) const TOKEN_NAMES: &[&str] = &[
     "bearer_token",
 ];
 
+/// Response wrappers that carry the resource without naming it.
+const ENVELOPES: &[&str] = &[
+    "data", "result", "results", "payload", "response", "body", "record", "entity", "object",
+    "value", "resource",
+];
+
 /// Where an extracted value comes from in the producer's response.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Source {
@@ -314,19 +320,17 @@ impl<'a> Chainer<'a> {
                     }
                 })
                 .collect();
-            let segs: Vec<String> = segs
-                .into_iter()
-                .map(|s| {
-                    if s == "[0]" {
-                        s
-                    } else if s.starts_with('[') {
-                        s
-                    } else {
-                        s
-                    }
-                })
-                .collect();
-            Source::Json(jsonpath_with_indexes(&segs))
+            // A pointer written for one item of an array response (`/owner/username` on
+            // `[{owner: ...}]`): read it from the first item.
+            let outs = &self.outputs[producer];
+            let exact = outs.iter().any(|o| o.segs == segs);
+            let mut first = vec!["[0]".to_string()];
+            first.extend(segs.iter().cloned());
+            if !exact && !segs.is_empty() && outs.iter().any(|o| o.segs == first) {
+                Source::Json(jsonpath_with_indexes(&first))
+            } else {
+                Source::Json(jsonpath_with_indexes(&segs))
+            }
         } else if let Some(h) = inner.strip_prefix("$response.header.") {
             Source::Header(h.to_string())
         } else {
@@ -389,18 +393,22 @@ impl<'a> Chainer<'a> {
                     && !rn.is_empty()
                     && (n == "id" || n == format!("{rn}id") || n == format!("{rn}uuid"))
                 {
+                    // Envelopes (`data`, `result`) do not name a resource.
+                    let top = o
+                        .wrapper
+                        .as_deref()
+                        .is_none_or(|w| ENVELOPES.contains(&norm(w).as_str()));
                     let same_res = wrapper_res.as_deref() == Some(rn.as_str())
-                        || (o.wrapper.is_none()
+                        || (top
                             && (norm(&p.resource) == rn
                                 || o.identity.as_deref().map(norm).as_deref()
                                     == Some(rn.as_str())))
-                        || (o.wrapper.is_none()
+                        || (top
                             && o.list
                             && collection_of(&p.path) == consumer_coll
                             && p.method == "GET");
-                    let same_coll = o.wrapper.is_none()
-                        && p.kind == Kind::Create
-                        && collection_of(&p.path) == consumer_coll;
+                    let same_coll =
+                        top && p.kind == Kind::Create && collection_of(&p.path) == consumer_coll;
                     if same_res || same_coll {
                         name_score = 3;
                         rule = "`id` of the same resource";
@@ -427,7 +435,7 @@ impl<'a> Chainer<'a> {
                         1
                     } else {
                         0
-                    };
+                    } - i32::from(p.is_login());
                 let hint = self
                     .link_hints
                     .get(&consumer.index)

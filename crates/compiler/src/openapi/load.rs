@@ -66,7 +66,19 @@ pub(crate) fn parse_text(text: &str, file: &str) -> Result<Value, OpenApiError> 
             Err(_) => {} // YAML flow mappings start with `{` too; let the YAML parser decide.
         }
     }
-    let y: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| {
+    let parsed: Result<yaml_serde::Value, _> = yaml_serde::from_str(text);
+    // Integers beyond 128 bits' reach of the YAML value type: read them as floats.
+    let parsed = match parsed {
+        Err(e) if e.to_string().contains("128") => {
+            static BIG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+                regex::Regex::new(r"(?m)([:\[,-]\s*)(-?[0-9]{19,})(\s*(?:$|[,\]}#]))")
+                    .expect("static regex")
+            });
+            yaml_serde::from_str(&BIG.replace_all(text, "${1}${2}.0${3}")).map_err(|_| e)
+        }
+        other => other,
+    };
+    let y: yaml_serde::Value = parsed.map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
@@ -244,9 +256,13 @@ impl Bundler<'_> {
                     return Ok(Some(format!("#{a}")));
                 }
             }
-            let looks_like_file = [".yaml", ".yml", ".json"].iter().any(|e| target.ends_with(e));
+            let looks_like_file = [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|e| target.ends_with(e));
             if !looks_like_file {
-                self.warnings.push(format!("reference `{r}` names no file or `$id`; treated as any value"));
+                self.warnings.push(format!(
+                    "reference `{r}` names no file or `$id`; treated as any value"
+                ));
                 return Ok(Some(format!("#/{BUNDLE_KEY}/unresolved")));
             }
         }
@@ -285,7 +301,7 @@ impl Bundler<'_> {
             }
         };
         self.bundled.insert(key.clone(), Value::Null);
-        self.walk(&mut target, &path.to_path_buf(), false, 0)?;
+        self.walk(&mut target, path, false, 0)?;
         self.bundled.insert(key, target);
         Ok(local)
     }
@@ -370,10 +386,8 @@ fn normalise_node(v: &mut Value, seen: &mut (bool, bool), depth: usize) {
                         let t = t.clone();
                         obj.insert("type".into(), json!([t, "null"]));
                     }
-                    Some(Value::Array(a)) => {
-                        if !a.iter().any(|x| x == "null") {
-                            a.push(json!("null"));
-                        }
+                    Some(Value::Array(a)) if !a.iter().any(|x| x == "null") => {
+                        a.push(json!("null"));
                     }
                     _ => {}
                 }
@@ -851,13 +865,22 @@ fn index_ids(
                 cur = Some(id.to_string());
             }
             if let (Some(a), Some(c)) = (m.get("$anchor").and_then(Value::as_str), cur.as_deref()) {
-                anchors.entry((c.to_string(), a.to_string())).or_insert_with(|| at.to_string());
+                anchors
+                    .entry((c.to_string(), a.to_string()))
+                    .or_insert_with(|| at.to_string());
             }
             for (k, c) in m {
                 if k == "example" || k == "examples" {
                     continue;
                 }
-                index_ids(c, &format!("{at}/{}", escape_pointer(k)), cur.as_deref(), ids, anchors, depth + 1);
+                index_ids(
+                    c,
+                    &format!("{at}/{}", escape_pointer(k)),
+                    cur.as_deref(),
+                    ids,
+                    anchors,
+                    depth + 1,
+                );
             }
         }
         Value::Array(a) => {

@@ -707,7 +707,7 @@ impl Compilation<'_> {
                         url.push_str(&lit(&pct(&value_text(&v), ",:@")));
                     }
                     Some(Value2::Literal(v, _)) => url.push_str(&lit(&pct(&value_text(v), ",:@"))),
-                    None => url.push_str("x"),
+                    None => url.push('x'),
                 }
                 rest = &rest[close + 1..];
             }

@@ -52,8 +52,6 @@ pub(crate) struct ReqBody {
     pub schema: Value,
     pub examples: Vec<Value>,
     pub required: bool,
-    /// Per-property encodings (multipart content types).
-    pub encoding: Value,
 }
 
 #[derive(Debug, Clone)]
@@ -384,7 +382,6 @@ pub(crate) fn index(doc: &Value, warnings: &mut Vec<String>) -> Vec<Op> {
                     schema: m.get("schema").cloned().unwrap_or(json!({})),
                     examples,
                     required: b.get("required").and_then(Value::as_bool).unwrap_or(false),
-                    encoding: m.get("encoding").cloned().unwrap_or(Value::Null),
                 })
             });
             // Responses.

@@ -63,6 +63,8 @@ const KEEP: &[&str] = &[
 
 pub(crate) struct Schemas<'a> {
     pub doc: &'a Value,
+    /// Generate without documented examples (when they contradict their schema).
+    no_examples: std::cell::Cell<bool>,
 }
 
 /// The last segment of a schema's `$ref`, lower-cased: its identity.
@@ -74,6 +76,13 @@ pub(crate) fn ref_name(s: &Value) -> Option<String> {
 }
 
 impl<'a> Schemas<'a> {
+    pub fn new(doc: &'a Value) -> Self {
+        Schemas {
+            doc,
+            no_examples: std::cell::Cell::new(false),
+        }
+    }
+
     /// Follows a chain of `$ref`s to the schema it names.
     pub fn resolve(&self, s: &'a Value) -> &'a Value {
         let mut cur = s;
@@ -290,13 +299,21 @@ impl<'a> Schemas<'a> {
                     let mut m = self.merged(b, 0).as_object().cloned().unwrap_or_default();
                     for (k, v) in &outer {
                         if k == "properties" {
-                            let mut props = m.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+                            let mut props = m
+                                .get("properties")
+                                .and_then(Value::as_object)
+                                .cloned()
+                                .unwrap_or_default();
                             for (pk, pv) in v.as_object().into_iter().flatten() {
                                 props.entry(pk.clone()).or_insert_with(|| pv.clone());
                             }
                             m.insert("properties".into(), Value::Object(props));
                         } else if k == "required" {
-                            let mut req = m.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+                            let mut req = m
+                                .get("required")
+                                .and_then(Value::as_array)
+                                .cloned()
+                                .unwrap_or_default();
                             req.extend(v.as_array().cloned().unwrap_or_default());
                             m.insert("required".into(), Value::Array(req));
                         } else {
@@ -307,17 +324,29 @@ impl<'a> Schemas<'a> {
                 })
                 .collect()
         };
-        for t in targets {
+        let mut all = Vec::new();
+        for t in &targets {
+            all.push((t.clone(), false));
+        }
+        for t in &targets {
+            all.push((t.clone(), true));
+        }
+        for (t, strict) in all {
+            self.no_examples.set(strict);
             let base = self.generate(&t, side, None);
             // With every optional property too.
             let mut full = base.clone();
-            if let (Some(o), Some(props)) = (full.as_object_mut(), t.get("properties").and_then(Value::as_object)) {
+            if let (Some(o), Some(props)) = (
+                full.as_object_mut(),
+                t.get("properties").and_then(Value::as_object),
+            ) {
                 for (k, ps) in props {
                     let skip = match side {
                         Side::Request => "readOnly",
                         Side::Response => "writeOnly",
                     };
-                    if !o.contains_key(k) && self.resolve(ps).get(skip) != Some(&Value::Bool(true)) {
+                    if !o.contains_key(k) && self.resolve(ps).get(skip) != Some(&Value::Bool(true))
+                    {
                         o.insert(k.clone(), self.generate(ps, side, Some(k)));
                     }
                 }
@@ -325,6 +354,7 @@ impl<'a> Schemas<'a> {
             out.push(base);
             out.push(full);
         }
+        self.no_examples.set(false);
         out
     }
 
@@ -356,13 +386,19 @@ impl<'a> Schemas<'a> {
             stack.push(r.to_string());
             let v = match (s.as_object(), self.resolve(t).as_object()) {
                 // 3.1: keywords next to `$ref` apply too (`required` added by a request body).
-                (Some(sib), Some(target)) if sib.contains_key("required") || sib.contains_key("properties") => {
+                (Some(sib), Some(target))
+                    if sib.contains_key("required") || sib.contains_key("properties") =>
+                {
                     let mut merged = target.clone();
                     for (k, v) in sib {
                         match k.as_str() {
                             "$ref" => {}
                             "required" => {
-                                let mut req = merged.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+                                let mut req = merged
+                                    .get("required")
+                                    .and_then(Value::as_array)
+                                    .cloned()
+                                    .unwrap_or_default();
                                 for x in v.as_array().into_iter().flatten() {
                                     if !req.contains(x) {
                                         req.push(x.clone());
@@ -386,11 +422,12 @@ impl<'a> Schemas<'a> {
             return json!("example");
         };
         // Ladder: example, examples, default, const, enum.
-        if let Some(ex) = obj.get("example") {
+        if let Some(ex) = obj.get("example").filter(|_| !self.no_examples.get()) {
             return ex.clone();
         }
         if let Some(ex) = obj
             .get("examples")
+            .filter(|_| !self.no_examples.get())
             .and_then(Value::as_array)
             .and_then(|a| a.first())
         {

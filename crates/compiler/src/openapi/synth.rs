@@ -60,7 +60,6 @@ pub(crate) struct OpPlan {
 pub(crate) struct TokenStep {
     pub scheme: String,
     pub token_url: String,
-    pub scopes: Vec<String>,
 }
 
 /// The index used for the synthetic token step as a "producer".
@@ -113,10 +112,10 @@ impl<'a> Planner<'a> {
             plans: vec![None; ops.len()],
         };
         p.find_token_producer();
-        for i in 0..ops.len() {
-            if ops[i].skip.is_none() {
-                let plan = p.plan_op(i);
-                p.plans[i] = Some(plan);
+        for op in ops {
+            if op.skip.is_none() {
+                let plan = p.plan_op(op.index);
+                p.plans[op.index] = Some(plan);
             }
         }
         p
@@ -304,7 +303,6 @@ impl<'a> Planner<'a> {
                         self.token_step.get_or_insert(TokenStep {
                             scheme: name.clone(),
                             token_url,
-                            scopes: Vec::new(),
                         });
                         self.env_var("client_id", "OAUTH_CLIENT_ID", "client-id");
                         self.env_var("client_secret", "OAUTH_CLIENT_SECRET", "client-secret");
@@ -411,7 +409,7 @@ impl<'a> Planner<'a> {
     }
 
     /// Links (to this operation, for this input) first.
-    fn from_links(&self, op: &Op, loc: &str, name: &str, var: &str) -> Option<Value2> {
+    fn linked_value(&self, op: &Op, loc: &str, name: &str, var: &str) -> Option<Value2> {
         let ls = self.chainer.links.get(&op.index)?;
         for (producer, link, key, expr) in ls {
             let (kloc, kname) = match key.split_once('.') {
@@ -436,7 +434,7 @@ impl<'a> Planner<'a> {
                     let (ploc, pname) = rest.split_once('.').unwrap_or(("", rest));
                     let prod = &self.ops[*producer];
                     if let Some(pp) = prod.param(ploc, pname) {
-                        if let Some(v) = self.from_links(prod, ploc, pname, var) {
+                        if let Some(v) = self.linked_value(prod, ploc, pname, var) {
                             return Some(v);
                         }
                         let v = self.literal_for(pp);
@@ -501,7 +499,7 @@ impl<'a> Planner<'a> {
             ),
             other => other.to_string(),
         };
-        if let Some(v) = self.from_links(op, &p.location, &p.name, &var) {
+        if let Some(v) = self.linked_value(op, &p.location, &p.name, &var) {
             return v;
         }
         let (lit, why) = self.literal_for(p);
@@ -561,8 +559,21 @@ impl<'a> Planner<'a> {
         let sample = sample.unwrap_or_else(|| {
             note = "body generated from the schema".into();
             let mut g = self.schemas.generate(&b.schema, Side::Request, None);
+            // Nothing required: send the documented properties rather than `{}`.
+            let empty = |v: &Value| v.as_object().is_some_and(|m| m.is_empty()) || v.as_array().is_some_and(|a| a.iter().all(|x| x.as_object().is_some_and(|m| m.is_empty())));
+            if empty(&g) && valid(&g) {
+                if let Some(v) = self.schemas.variants(&b.schema, Side::Request).into_iter().find(|v| !empty(v) && valid(v)) {
+                    g = v;
+                    note = "body generated from the schema (optional properties included: none is required)".into();
+                }
+            }
             if !valid(&g) {
-                if let Some(v) = self.schemas.variants(&b.schema, Side::Request).into_iter().find(|v| valid(v)) {
+                if let Some(v) = self
+                    .schemas
+                    .variants(&b.schema, Side::Request)
+                    .into_iter()
+                    .find(|v| valid(v))
+                {
                     g = v;
                 }
             }
@@ -588,12 +599,10 @@ impl<'a> Planner<'a> {
             if name.is_empty() || name.starts_with('[') {
                 continue;
             }
-            if id_like(&name)
-                && norm(&name) != "id"
-                && !(login_source.is_some() && norm(&name) == "username")
-            {
+            // Foreign keys only (`cart_id`, `petId`): a body's own `slug` or `username` is data.
+            if id_like(&name) && norm(&name) != "id" && resource_of_name(&name).is_some() {
                 let var = snake(&name);
-                if let Some(Value2::Bound(bd)) = self.from_links(op, "body", &name, &var) {
+                if let Some(Value2::Bound(bd)) = self.linked_value(op, "body", &name, &var) {
                     overrides.push((path.clone(), Override::Bound(bd)));
                     continue;
                 }
