@@ -1,4 +1,4 @@
-//! `throng report results.json --html report.html`: render a saved run.
+//! `throng report results.json [--html report.html] [--junit junit.xml]`: render a saved run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +13,9 @@ pub struct Args {
     /// Write a self-contained HTML report here
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Write a JUnit XML report here (a test case per threshold and per step)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 /// Reads and parses a results file, naming the file and position on failure.
@@ -25,14 +28,22 @@ pub fn read_results(path: &std::path::Path) -> anyhow::Result<RunResults> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let results = read_results(&args.results)?;
-    let Some(html) = &args.html else {
+    if args.html.is_none() && args.junit.is_none() {
         print!("{}", results.summary());
         return Ok(ExitCode::SUCCESS);
-    };
-    if let Err(e) = crate::output::check_writable(html) {
-        bail!(e);
     }
-    crate::output::write_html(&results, html)?;
-    eprintln!("wrote {}", html.display());
+    for path in args.html.iter().chain(&args.junit) {
+        if let Err(e) = crate::output::check_writable(path) {
+            bail!(e);
+        }
+    }
+    if let Some(html) = &args.html {
+        crate::output::write_html(&results, html)?;
+        eprintln!("wrote {}", html.display());
+    }
+    if let Some(junit) = &args.junit {
+        crate::output::write_junit(&results, junit)?;
+        eprintln!("wrote {}", junit.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

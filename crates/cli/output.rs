@@ -63,3 +63,75 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     }
     f.write_all(text.as_bytes())
 }
+
+/// Writes a JUnit XML report: one test case per threshold, and one per step whose checks
+/// (and extractions) must all pass, so CI systems show what failed by name.
+pub fn write_junit(results: &RunResults, path: &Path) -> anyhow::Result<()> {
+    write_atomically(path, junit_xml(results).as_bytes())
+}
+
+fn junit_xml(r: &RunResults) -> String {
+    use std::fmt::Write as _;
+    let mut thresholds = String::new();
+    let mut threshold_failures = 0;
+    for t in &r.thresholds {
+        let actual = t.actual.map_or("nothing measured".to_string(), |a| format!("actual {a:.3}"));
+        let _ = write!(thresholds, r#"    <testcase classname="thresholds" name="{}" time="0">"#, xml(&t.expr));
+        if !t.ok {
+            threshold_failures += 1;
+            let _ = write!(thresholds, r#"<failure message="{}" type="threshold">{} breached: {}</failure>"#, xml(&actual), xml(&t.expr), xml(&actual));
+        }
+        thresholds.push_str("</testcase>\n");
+    }
+    let mut steps = String::new();
+    let mut step_failures = 0;
+    for s in &r.steps {
+        let time = s.latency_ms.mean * s.requests as f64 / 1000.0;
+        let _ = write!(steps, r#"    <testcase classname="{}" name="{}" time="{time:.3}">"#, xml(&s.scenario), xml(&s.step));
+        if s.failed > 0 {
+            step_failures += 1;
+            let mut detail = format!("{} of {} requests failed", s.failed, s.requests);
+            for (category, n) in &s.errors {
+                let _ = write!(detail, "\n{category}: {n}");
+            }
+            for f in &s.failures {
+                let _ = write!(detail, "\n{}x {}", f.count, f.message);
+            }
+            let _ = write!(
+                steps,
+                r#"<failure message="{} of {} requests failed" type="step">{}</failure>"#,
+                s.failed,
+                s.requests,
+                xml(&detail)
+            );
+        }
+        steps.push_str("</testcase>\n");
+    }
+    let tests = r.thresholds.len() + r.steps.len();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"throng: {name}\" tests=\"{tests}\" failures=\"{f}\" time=\"{d:.3}\">\n  <testsuite name=\"thresholds\" tests=\"{tn}\" failures=\"{threshold_failures}\" time=\"0\">\n{thresholds}  </testsuite>\n  <testsuite name=\"steps\" tests=\"{sn}\" failures=\"{step_failures}\" time=\"{d:.3}\">\n{steps}  </testsuite>\n</testsuites>\n",
+        name = xml(&r.name),
+        f = threshold_failures + step_failures,
+        d = r.duration_s,
+        tn = r.thresholds.len(),
+        sn = r.steps.len(),
+    )
+}
+
+/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
