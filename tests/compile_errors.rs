@@ -67,7 +67,10 @@ fn no_usable_entry() {
 
 #[test]
 fn openapi_is_detected_by_content_and_its_errors_name_the_file() {
-    let (code, err) = compile("api.yaml", b"openapi: 3.0.0\ninfo: {title: x}\npaths: [1, 2]\n");
+    let (code, err) = compile(
+        "api.yaml",
+        b"openapi: 3.0.0\ninfo: {title: x}\npaths: [1, 2]\n",
+    );
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("api.yaml"), "{err}");
     assert!(!err.contains("not supported"), "{err}");

@@ -19,15 +19,38 @@ fn junit_names_breached_thresholds_and_failing_steps() {
     let out = Command::new(env!("CARGO_BIN_EXE_throng"))
         .arg("run")
         .arg(&scenario)
-        .args(["--base-url", &shop.base_url(), "--iterations", "3", "--quiet", "--out"])
+        .args([
+            "--base-url",
+            &shop.base_url(),
+            "--iterations",
+            "3",
+            "--quiet",
+            "--out",
+        ])
         .arg(&results)
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1), "the error-rate threshold is breached: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the error-rate threshold is breached: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let junit = dir.path().join("junit.xml");
-    let out = Command::new(env!("CARGO_BIN_EXE_throng")).arg("report").arg(&results).arg("--junit").arg(&junit).output().expect("report");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_throng"))
+        .arg("report")
+        .arg(&results)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .expect("report");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     // Well-formed, as a CI system's parser would see it.
     let parsed = Command::new("python3")
@@ -35,11 +58,28 @@ fn junit_names_breached_thresholds_and_failing_steps() {
         .arg(&junit)
         .output()
         .expect("python3");
-    assert!(parsed.status.success(), "not well-formed XML: {}\n{xml}", String::from_utf8_lossy(&parsed.stderr));
-    assert_eq!(String::from_utf8_lossy(&parsed.stdout).trim(), "4 2", "{xml}");
-    assert!(xml.contains(r#"<testsuites name="throng: junit &lt;demo&gt;" tests="4" failures="2""#), "{xml}");
-    assert!(xml.contains(r#"name="error_rate &lt; 1%""#) && xml.contains(r#"type="threshold""#), "{xml}");
+    assert!(
+        parsed.status.success(),
+        "not well-formed XML: {}\n{xml}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&parsed.stdout).trim(),
+        "4 2",
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testsuites name="throng: junit &lt;demo&gt;" tests="4" failures="2""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"name="error_rate &lt; 1%""#) && xml.contains(r#"type="threshold""#),
+        "{xml}"
+    );
     assert!(xml.contains(r#"name="health &amp; status""#), "{xml}");
     assert!(xml.contains("check status 201: got 200"), "{xml}");
-    assert!(!xml.contains(r#"name="products" time="0.000"><failure"#), "{xml}");
+    assert!(
+        !xml.contains(r#"name="products" time="0.000"><failure"#),
+        "{xml}"
+    );
 }

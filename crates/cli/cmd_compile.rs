@@ -114,7 +114,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-
 /// The input's path as seen from the scenario's folder, so `source.har` resolves there.
 fn relative_to_scenario(input: &Path, out: &Path) -> String {
     let abs = |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).ok();
@@ -161,10 +160,13 @@ fn compile_openapi(args: &Args) -> anyhow::Result<ExitCode> {
     let mut err = std::io::stderr().lock();
     match &args.out {
         Some(out) => {
-            std::fs::write(out, &compiled.yaml).with_context(|| format!("{}: cannot write", out.display()))?;
+            std::fs::write(out, &compiled.yaml)
+                .with_context(|| format!("{}: cannot write", out.display()))?;
             writeln!(err, "wrote {}", out.display()).ok();
         }
-        None => std::io::stdout().lock().write_all(compiled.yaml.as_bytes())?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(compiled.yaml.as_bytes())?,
     }
     write!(err, "{}", compiled.report).ok();
     Ok(ExitCode::SUCCESS)

@@ -63,12 +63,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = match &args.keep {
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            Workdir { path: d.clone(), keep: true }
+            Workdir {
+                path: d.clone(),
+                keep: true,
+            }
         }
         None => {
             let d = std::env::temp_dir().join(format!("throng-demo-{}", std::process::id()));
-            std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
-            Workdir { path: d, keep: false }
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("cannot create {}", d.display()))?;
+            Workdir {
+                path: d,
+                keep: false,
+            }
         }
     };
     let say = |n: u32, text: String| {
@@ -79,10 +86,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let shop = throng_shop::spawn(throng_shop::ShopOptions::default());
     let base = shop.base_url();
-    say(1, format!("started the demo shop at {base} (loopback only; stopped at the end)"));
+    say(
+        1,
+        format!("started the demo shop at {base} (loopback only; stopped at the end)"),
+    );
 
     let har = dir.path.join("storefront.har");
-    std::fs::write(&har, throng_shop::STOREFRONT_HAR).with_context(|| format!("cannot write {}", har.display()))?;
+    std::fs::write(&har, throng_shop::STOREFRONT_HAR)
+        .with_context(|| format!("cannot write {}", har.display()))?;
     let storefront = throng_compiler::compile_bytes(
         throng_shop::STOREFRONT_HAR.as_bytes(),
         "storefront.har",
@@ -96,7 +107,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let storefront_yaml = dir.path.join("storefront.yaml");
     write(&storefront_yaml, &storefront.yaml)?;
-    write_private(&throng_ir::envfile::sidecar_path(&storefront_yaml), &throng_ir::envfile::render(&storefront.env))?;
+    write_private(
+        &throng_ir::envfile::sidecar_path(&storefront_yaml),
+        &throng_ir::envfile::render(&storefront.env),
+    )?;
     say(
         2,
         format!(
@@ -109,14 +123,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     let spec = dir.path.join("shop-openapi.json");
-    std::fs::write(&spec, throng_shop::OPENAPI_JSON).with_context(|| format!("cannot write {}", spec.display()))?;
-    let api = throng_compiler::openapi::compile_spec(&spec, &OpenApiOptions {
+    std::fs::write(&spec, throng_shop::OPENAPI_JSON)
+        .with_context(|| format!("cannot write {}", spec.display()))?;
+    let api = throng_compiler::openapi::compile_spec(
+        &spec,
+        &OpenApiOptions {
             name: Some("api".into()),
             // The smoke flow calls /delay and /stream, whose deliberate slowness would
             // drown the mix's percentiles; the CRUD flows are the API's real journeys.
             flows: vec![Flow::Crud],
             ..OpenApiOptions::default()
-        })?;
+        },
+    )?;
     let api_yaml = dir.path.join("api.yaml");
     write(&api_yaml, &api.yaml)?;
     say(
@@ -148,12 +166,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<_>>()?;
     let mix_yaml = dir.path.join("demo-mix.yaml");
     write(&mix_yaml, &format!("# The demo's mixed load, written by `throng demo`. Re-run it against a shop:\n#   throng shop --addr 127.0.0.1:8080 &\n#   throng run {} --base-url http://127.0.0.1:8080\n{}", mix_yaml.display(), throng_ir::to_yaml(&mix)))?;
-    write_private(&throng_ir::envfile::sidecar_path(&mix_yaml), &throng_ir::envfile::render(&storefront.env))?;
+    write_private(
+        &throng_ir::envfile::sidecar_path(&mix_yaml),
+        &throng_ir::envfile::render(&storefront.env),
+    )?;
     // Load the file back: the run executes exactly what the user can open and edit.
     let mix = throng_ir::load(&mix_yaml)?;
     let shares: Vec<String> = {
         let total: u32 = mix.scenarios.iter().map(|s| s.weight).sum();
-        mix.scenarios.iter().map(|s| format!("{} {}%", s.name, s.weight * 100 / total.max(1))).collect()
+        mix.scenarios
+            .iter()
+            .map(|s| format!("{} {}%", s.name, s.weight * 100 / total.max(1)))
+            .collect()
     };
     say(
         4,
@@ -178,7 +202,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     println!("{}", results.summary());
     let results_json = dir.path.join("results.json");
-    results.write_json(&results_json).with_context(|| format!("cannot write {}", results_json.display()))?;
+    results
+        .write_json(&results_json)
+        .with_context(|| format!("cannot write {}", results_json.display()))?;
     write_html(&results, &args.report)?;
     drop(shop);
     say(
@@ -186,7 +212,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         format!(
             "wrote {} and stopped the shop{}",
             args.report.display(),
-            if dir.keep { format!("; scenarios, recording, spec and results are in {}", dir.path.display()) } else { String::new() }
+            if dir.keep {
+                format!(
+                    "; scenarios, recording, spec and results are in {}",
+                    dir.path.display()
+                )
+            } else {
+                String::new()
+            }
         ),
     );
     Ok(ExitCode::from(results.exit_code()))

@@ -80,16 +80,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if files.iter().any(|f| f.path == path) {
             continue;
         }
-        files.push(File { key: config_key(&path), path, content: read(&feeder.resolved)? });
+        files.push(File {
+            key: config_key(&path),
+            path,
+            content: read(&feeder.resolved)?,
+        });
     }
     let sidecar = throng_ir::envfile::sidecar_path(&args.scenario);
     let secrets = if sidecar.exists() {
         let path = file_name(&sidecar)?;
-        Some(File { key: config_key(&path), path, content: read(&sidecar)? })
+        Some(File {
+            key: config_key(&path),
+            path,
+            content: read(&sidecar)?,
+        })
     } else {
         None
     };
-    let job = args.name.clone().unwrap_or_else(|| dns_label(&format!("throng-{}", plan.name)));
+    let job = args
+        .name
+        .clone()
+        .unwrap_or_else(|| dns_label(&format!("throng-{}", plan.name)));
     if job.is_empty() || job.len() > 52 || !is_dns_label(&job) {
         bail!("job name `{job}` must be a DNS label of at most 52 characters (lowercase letters, digits, '-')");
     }
@@ -97,7 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(s) => s.clone(),
         None => {
             let at = SystemTime::now() + args.start_delay;
-            at.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0).to_string()
+            at.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+                .to_string()
         }
     };
     let mut env = minijinja::Environment::new();
@@ -119,7 +133,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         extra_args => args.run_args,
     })? + "\n";
     match &args.out {
-        Some(path) => std::fs::write(path, yaml).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, yaml)
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{yaml}"),
     }
     Ok(ExitCode::SUCCESS)
@@ -140,7 +155,13 @@ fn file_name(path: &Path) -> anyhow::Result<String> {
 /// ConfigMap keys allow `[-._a-zA-Z0-9]`; folders are restored by the volume's `items`.
 fn config_key(path: &str) -> String {
     path.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -158,7 +179,8 @@ fn dns_label(text: &str) -> String {
 }
 
 fn is_dns_label(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    s.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }

@@ -20,9 +20,15 @@ pub struct Args {
 
 /// Reads and parses a results file, naming the file and position on failure.
 pub fn read_results(path: &std::path::Path) -> anyhow::Result<RunResults> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}:{}:{}: not a throng results file: {e}", path.display(), e.line(), e.column())
+        anyhow::anyhow!(
+            "{}:{}:{}: not a throng results file: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
     })
 }
 

@@ -9,7 +9,9 @@ use throng_runner::{RunError, RunOptions, Stopper};
 
 /// Runs `plan` to completion or interruption; results come back either way.
 pub fn run_plan(plan: Plan, opts: RunOptions) -> anyhow::Result<Result<RunResults, RunError>> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("throng-vu")
@@ -22,7 +24,10 @@ pub fn run_plan(plan: Plan, opts: RunOptions) -> anyhow::Result<Result<RunResult
             #[cfg(unix)]
             {
                 use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
                     return;
                 };
                 loop {

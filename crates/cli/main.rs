@@ -47,7 +47,6 @@ enum Command {
     K8s(cmd_k8s::Args),
 }
 
-
 /// Exit status for bad input (files, flags), as clap uses for usage errors.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status for a breached threshold or a failed verification.

@@ -11,7 +11,11 @@ use throng_runner::results::RunResults;
 pub fn check_writable(path: &Path) -> Result<(), String> {
     let dir = folder_of(path);
     if !dir.is_dir() {
-        return Err(format!("{}: folder {} does not exist", path.display(), dir.display()));
+        return Err(format!(
+            "{}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        ));
     }
     let probe = dir.join(format!(".throng-write-check-{}", std::process::id()));
     let result = std::fs::File::create(&probe).and_then(|mut f| {
@@ -39,7 +43,10 @@ pub fn write_html(results: &RunResults, path: &Path) -> anyhow::Result<()> {
 /// Writes `bytes` so that readers see the old file or the new one, never half of one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = folder_of(path);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
@@ -75,11 +82,23 @@ fn junit_xml(r: &RunResults) -> String {
     let mut thresholds = String::new();
     let mut threshold_failures = 0;
     for t in &r.thresholds {
-        let actual = t.actual.map_or("nothing measured".to_string(), |a| format!("actual {a:.3}"));
-        let _ = write!(thresholds, r#"    <testcase classname="thresholds" name="{}" time="0">"#, xml(&t.expr));
+        let actual = t
+            .actual
+            .map_or("nothing measured".to_string(), |a| format!("actual {a:.3}"));
+        let _ = write!(
+            thresholds,
+            r#"    <testcase classname="thresholds" name="{}" time="0">"#,
+            xml(&t.expr)
+        );
         if !t.ok {
             threshold_failures += 1;
-            let _ = write!(thresholds, r#"<failure message="{}" type="threshold">{} breached: {}</failure>"#, xml(&actual), xml(&t.expr), xml(&actual));
+            let _ = write!(
+                thresholds,
+                r#"<failure message="{}" type="threshold">{} breached: {}</failure>"#,
+                xml(&actual),
+                xml(&t.expr),
+                xml(&actual)
+            );
         }
         thresholds.push_str("</testcase>\n");
     }
@@ -87,7 +106,12 @@ fn junit_xml(r: &RunResults) -> String {
     let mut step_failures = 0;
     for s in &r.steps {
         let time = s.latency_ms.mean * s.requests as f64 / 1000.0;
-        let _ = write!(steps, r#"    <testcase classname="{}" name="{}" time="{time:.3}">"#, xml(&s.scenario), xml(&s.step));
+        let _ = write!(
+            steps,
+            r#"    <testcase classname="{}" name="{}" time="{time:.3}">"#,
+            xml(&s.scenario),
+            xml(&s.step)
+        );
         if s.failed > 0 {
             step_failures += 1;
             let mut detail = format!("{} of {} requests failed", s.failed, s.requests);

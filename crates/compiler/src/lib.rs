@@ -221,18 +221,29 @@ pub fn detect_path(path: &Path) -> Result<InputKind, CompileError> {
     let mut head = Vec::with_capacity(64 * 1024);
     std::fs::File::open(path)
         .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
-        .map_err(|source| CompileError::Read { path: path.to_path_buf(), source })?;
-    let text = String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head)).into_owned();
+        .map_err(|source| CompileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let text =
+        String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head)).into_owned();
     let first = text.trim_start().chars().next();
     if first == Some('{') {
         let key = regex::Regex::new(r#""(log|openapi|swagger)"\s*:"#).expect("static regex");
-        return Ok(match key.captures(&text).map(|c| c[1].to_string()).as_deref() {
-            Some("openapi") | Some("swagger") => InputKind::OpenApi,
-            _ => InputKind::Har,
-        });
+        return Ok(
+            match key.captures(&text).map(|c| c[1].to_string()).as_deref() {
+                Some("openapi") | Some("swagger") => InputKind::OpenApi,
+                _ => InputKind::Har,
+            },
+        );
     }
-    let key = regex::Regex::new(r"(?m)^['\x22]?(openapi|swagger|arazzo)['\x22]?\s*:").expect("static regex");
-    Ok(if key.is_match(&text) { InputKind::OpenApi } else { InputKind::Har })
+    let key = regex::Regex::new(r"(?m)^['\x22]?(openapi|swagger|arazzo)['\x22]?\s*:")
+        .expect("static regex");
+    Ok(if key.is_match(&text) {
+        InputKind::OpenApi
+    } else {
+        InputKind::Har
+    })
 }
 
 /// Compiles the recording at `input`.

@@ -40,7 +40,11 @@ pub struct LoadSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vus: Option<u32>,
     /// A named traffic shape that generates the stages (instead of writing `stages`).
-    #[serde(default, with = "yaml_serde::with::singleton_map", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "yaml_serde::with::singleton_map",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(with = "Option<Shape>")]
     pub shape: Option<Shape>,
 }

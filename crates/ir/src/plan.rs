@@ -399,7 +399,12 @@ impl Plan {
         let d = std::mem::take(&mut self.defaults);
         for step in self.scenarios.iter_mut().flat_map(|s| s.steps.iter_mut()) {
             for (k, v) in &d.headers {
-                if !step.request.headers.keys().any(|h| h.eq_ignore_ascii_case(k)) {
+                if !step
+                    .request
+                    .headers
+                    .keys()
+                    .any(|h| h.eq_ignore_ascii_case(k))
+                {
                     step.request.headers.insert(k.clone(), v.clone());
                 }
             }
@@ -432,7 +437,10 @@ impl Plan {
             for (k, v) in plan.vars {
                 match out.vars.get(&k) {
                     Some(existing) if *existing != v => {
-                        return Err(format!("variable `{k}` differs between `{}` and an earlier plan", plan.name))
+                        return Err(format!(
+                            "variable `{k}` differs between `{}` and an earlier plan",
+                            plan.name
+                        ))
                     }
                     Some(_) => {}
                     None => {
@@ -442,8 +450,13 @@ impl Plan {
             }
             for (k, f) in plan.data {
                 match out.data.get(&k) {
-                    Some(existing) if existing.resolved != f.resolved || existing.pick != f.pick => {
-                        return Err(format!("data feeder `{k}` differs between `{}` and an earlier plan", plan.name))
+                    Some(existing)
+                        if existing.resolved != f.resolved || existing.pick != f.pick =>
+                    {
+                        return Err(format!(
+                            "data feeder `{k}` differs between `{}` and an earlier plan",
+                            plan.name
+                        ))
                     }
                     Some(_) => {}
                     None => {

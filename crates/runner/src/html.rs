@@ -14,7 +14,9 @@ use crate::results::{decode_histogram, RunResults};
 const TEMPLATE: &str = include_str!("../../../templates/report.html.j2");
 
 /// Series colours, chosen to stay distinct for colour-blind readers (Okabe-Ito).
-const PALETTE: [&str; 8] = ["#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];
+const PALETTE: [&str; 8] = [
+    "#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+];
 
 /// Why a report could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -39,18 +41,38 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
             Series::new("p95", &t, results.timeline.iter().map(|p| p.p95_ms)),
             Series::new("p99", &t, results.timeline.iter().map(|p| p.p99_ms)),
         ],
-        &Axes { x: "elapsed (s)", y: "latency (ms)", log_x: false },
+        &Axes {
+            x: "elapsed (s)",
+            y: "latency (ms)",
+            log_x: false,
+        },
     );
     let throughput_chart = line_chart(
         &[
             Series::new("requests/s", &t, results.timeline.iter().map(|p| p.rps)),
-            Series::new("errors/s", &t, results.timeline.iter().map(|p| p.errors as f64)),
+            Series::new(
+                "errors/s",
+                &t,
+                results.timeline.iter().map(|p| p.errors as f64),
+            ),
         ],
-        &Axes { x: "elapsed (s)", y: "per second", log_x: false },
+        &Axes {
+            x: "elapsed (s)",
+            y: "per second",
+            log_x: false,
+        },
     );
     let vus_chart = line_chart(
-        &[Series::new("active VUs", &t, results.timeline.iter().map(|p| p.vus as f64))],
-        &Axes { x: "elapsed (s)", y: "virtual users", log_x: false },
+        &[Series::new(
+            "active VUs",
+            &t,
+            results.timeline.iter().map(|p| p.vus as f64),
+        )],
+        &Axes {
+            x: "elapsed (s)",
+            y: "virtual users",
+            log_x: false,
+        },
     );
     // The overall curve plus the busiest steps: more lines than a reader can tell apart
     // would hide the tail this chart exists to show.
@@ -64,22 +86,35 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
     }
     for i in busiest {
         let named = &results.histograms.steps[i];
-        let label = if named.scenario.is_empty() { named.step.clone() } else { format!("{} / {}", named.scenario, named.step) };
+        let label = if named.scenario.is_empty() {
+            named.step.clone()
+        } else {
+            format!("{} / {}", named.scenario, named.step)
+        };
         if let Some(c) = percentile_curve(label, &named.hdr) {
             curves.push(c);
         }
     }
-    let distribution_chart = line_chart(&curves, &Axes { x: "percentile", y: "latency (ms)", log_x: true });
-    let html = env.get_template("report.html")?.render(minijinja::context! {
-        r => Value::from(Serde(results)),
-        error_rate => error_rate,
-        passed => results.thresholds.iter().all(|t| t.ok),
-        latency_chart => Value::from_safe_string(latency_chart),
-        throughput_chart => Value::from_safe_string(throughput_chart),
-        vus_chart => Value::from_safe_string(vus_chart),
-        distribution_chart => Value::from_safe_string(distribution_chart),
-        version => env!("CARGO_PKG_VERSION"),
-    })?;
+    let distribution_chart = line_chart(
+        &curves,
+        &Axes {
+            x: "percentile",
+            y: "latency (ms)",
+            log_x: true,
+        },
+    );
+    let html = env
+        .get_template("report.html")?
+        .render(minijinja::context! {
+            r => Value::from(Serde(results)),
+            error_rate => error_rate,
+            passed => results.thresholds.iter().all(|t| t.ok),
+            latency_chart => Value::from_safe_string(latency_chart),
+            throughput_chart => Value::from_safe_string(throughput_chart),
+            vus_chart => Value::from_safe_string(vus_chart),
+            distribution_chart => Value::from_safe_string(distribution_chart),
+            version => env!("CARGO_PKG_VERSION"),
+        })?;
     Ok(html)
 }
 
@@ -117,7 +152,11 @@ struct Series {
 
 impl Series {
     fn new(label: &str, xs: &[f64], ys: impl Iterator<Item = f64>) -> Series {
-        Series { label: label.to_string(), xs: xs.to_vec(), ys: ys.collect() }
+        Series {
+            label: label.to_string(),
+            xs: xs.to_vec(),
+            ys: ys.collect(),
+        }
     }
 }
 
@@ -137,7 +176,10 @@ const LEGEND_ROW: f64 = 16.0;
 
 /// A line chart with axes, grid, ticks and a legend, as an SVG element.
 fn line_chart(series: &[Series], axes: &Axes<'_>) -> String {
-    let points: Vec<(f64, f64)> = series.iter().flat_map(|s| s.xs.iter().copied().zip(s.ys.iter().copied())).collect();
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.xs.iter().copied().zip(s.ys.iter().copied()))
+        .collect();
     // Legend entries flow left to right and wrap, so many steps never run off the chart.
     let mut legend = Vec::with_capacity(series.len());
     let (mut lx, mut row) = (LEFT, 0usize);
@@ -159,11 +201,23 @@ fn line_chart(series: &[Series], axes: &Axes<'_>) -> String {
         esc(axes.x)
     );
     if points.is_empty() {
-        let _ = write!(svg, r#"<text x="{}" y="{}" class="empty">no data</text></svg>"#, W / 2.0, H / 2.0);
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" class="empty">no data</text></svg>"#,
+            W / 2.0,
+            H / 2.0
+        );
         return svg;
     }
     let fx = |x: f64| if axes.log_x { x.max(1.0).log10() } else { x };
-    let (x0, x1) = if axes.log_x { (0.0, 5.0) } else { (0.0f64.min(points.iter().map(|p| p.0).fold(f64::MAX, f64::min)), points.iter().map(|p| p.0).fold(0.0, f64::max)) };
+    let (x0, x1) = if axes.log_x {
+        (0.0, 5.0)
+    } else {
+        (
+            0.0f64.min(points.iter().map(|p| p.0).fold(f64::MAX, f64::min)),
+            points.iter().map(|p| p.0).fold(0.0, f64::max),
+        )
+    };
     let x1 = if x1 <= x0 { x0 + 1.0 } else { x1 };
     let y_top = nice_ceiling(points.iter().map(|p| p.1).fold(0.0, f64::max));
     let px = |x: f64| LEFT + (fx(x) - x0) / (x1 - x0) * (W - LEFT - RIGHT);
@@ -183,10 +237,17 @@ fn line_chart(series: &[Series], axes: &Axes<'_>) -> String {
     }
     // X ticks.
     let ticks: Vec<(f64, String)> = if axes.log_x {
-        [(1.0, "0%"), (10.0, "90%"), (100.0, "99%"), (1000.0, "99.9%"), (10_000.0, "99.99%"), (100_000.0, "max")]
-            .iter()
-            .map(|(x, l)| (*x, l.to_string()))
-            .collect()
+        [
+            (1.0, "0%"),
+            (10.0, "90%"),
+            (100.0, "99%"),
+            (1000.0, "99.9%"),
+            (10_000.0, "99.99%"),
+            (100_000.0, "max"),
+        ]
+        .iter()
+        .map(|(x, l)| (*x, l.to_string()))
+        .collect()
     } else {
         let step = nice_ceiling((x1 - x0) / 6.0).max(1.0);
         let mut v = Vec::new();
@@ -225,16 +286,24 @@ fn line_chart(series: &[Series], axes: &Axes<'_>) -> String {
     );
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let path: Vec<String> = s
-            .xs
-            .iter()
-            .zip(&s.ys)
-            .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
-            .collect();
+        let path: Vec<String> =
+            s.xs.iter()
+                .zip(&s.ys)
+                .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+                .collect();
         if path.len() == 1 {
-            let _ = write!(svg, r#"<circle cx="{}" r="3" fill="{color}" cy="{}"/>"#, path[0].split(',').next().unwrap_or("0"), path[0].split(',').nth(1).unwrap_or("0"));
+            let _ = write!(
+                svg,
+                r#"<circle cx="{}" r="3" fill="{color}" cy="{}"/>"#,
+                path[0].split(',').next().unwrap_or("0"),
+                path[0].split(',').nth(1).unwrap_or("0")
+            );
         }
-        let _ = write!(svg, r#"<polyline class="series" stroke="{color}" points="{}"/>"#, path.join(" "));
+        let _ = write!(
+            svg,
+            r#"<polyline class="series" stroke="{color}" points="{}"/>"#,
+            path.join(" ")
+        );
         let (x, row) = legend[i];
         let y = H - 14.0 + LEGEND_ROW * row as f64;
         let _ = write!(
@@ -277,7 +346,10 @@ fn fmt_num(v: f64) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -294,11 +366,29 @@ mod tests {
 
     #[test]
     fn charts_have_one_polyline_per_series_and_escape_labels() {
-        let s = [Series::new("a<b", &[0.0, 1.0, 2.0], [1.0, 2.0, 3.0].into_iter()), Series::new("c", &[0.0], [5.0].into_iter())];
-        let svg = line_chart(&s, &Axes { x: "t", y: "ms", log_x: false });
+        let s = [
+            Series::new("a<b", &[0.0, 1.0, 2.0], [1.0, 2.0, 3.0].into_iter()),
+            Series::new("c", &[0.0], [5.0].into_iter()),
+        ];
+        let svg = line_chart(
+            &s,
+            &Axes {
+                x: "t",
+                y: "ms",
+                log_x: false,
+            },
+        );
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("a&lt;b"));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert!(line_chart(&[], &Axes { x: "t", y: "ms", log_x: false }).contains("no data"));
+        assert!(line_chart(
+            &[],
+            &Axes {
+                x: "t",
+                y: "ms",
+                log_x: false
+            }
+        )
+        .contains("no data"));
     }
 }

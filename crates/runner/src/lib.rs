@@ -9,11 +9,11 @@
 mod cookies;
 mod engine;
 mod feeders;
+pub mod html;
 mod http;
 mod metrics;
 mod program;
 mod respond;
-pub mod html;
 pub mod results;
 mod summary;
 pub mod thresholds;
