@@ -3,13 +3,17 @@
 //! Parses flags into `throng_runner::RunOptions`, runs on a multi-thread runtime (one worker
 //! per core), turns SIGINT/SIGTERM into graceful-then-immediate stops, prints the summary
 //! and writes `--out` even when stopped. Exit: 0 ok, 1 threshold breached, 2 bad input.
+//!
+//! `--segment I/N` (or `THRONG_SEGMENT=I/N`, or `--segments N` with Kubernetes'
+//! `JOB_COMPLETION_INDEX`) runs one process's share of a load split over N processes;
+//! `--start-at` makes them start together, and `throng merge` combines their results.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use throng_ir::{LoadSpec, Rate, Stage};
-use throng_runner::{RunOptions, Stopper};
+use throng_ir::{LoadSpec, Rate, Segment, Stage};
+use throng_runner::RunOptions;
 
 use crate::EXIT_BAD_INPUT;
 
@@ -59,6 +63,53 @@ pub struct Args {
     /// Stop early once an abortable threshold (error_rate, max) is breached
     #[arg(long)]
     abort_on_fail: bool,
+    /// Run only segment I of a load split over N processes (0-based), e.g. 2/4
+    #[arg(long, value_name = "I/N", env = "THRONG_SEGMENT")]
+    segment: Option<String>,
+    /// Split the load over N processes; this one is segment $JOB_COMPLETION_INDEX
+    /// (set by Kubernetes Indexed Jobs)
+    #[arg(long, value_name = "N")]
+    segments: Option<u32>,
+    /// Wait for this instant before starting: unix milliseconds or RFC 3339
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<String>,
+    /// Print the results JSON as one line, as the last line of output (for `kubectl logs`)
+    #[arg(long)]
+    print_results: bool,
+    /// Seed for randomness (`uuid()`, random rows, scenario choice); default: from
+    /// --start-at, so the segments of one split share it
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+}
+
+/// The segment from --segment / THRONG_SEGMENT, or --segments N with JOB_COMPLETION_INDEX.
+fn segment_of(args: &Args) -> Result<Segment, String> {
+    match (&args.segment, args.segments) {
+        (None, None) => Ok(Segment::WHOLE),
+        (Some(s), None) => Segment::parse(s).map_err(|e| format!("--segment: {e}")),
+        (Some(s), Some(n)) => {
+            let seg = Segment::parse(s).map_err(|e| format!("--segment: {e}"))?;
+            if seg.count() != n {
+                return Err(format!(
+                    "--segment {seg} (or THRONG_SEGMENT) disagrees with --segments {n}"
+                ));
+            }
+            Ok(seg)
+        }
+        (None, Some(n)) => {
+            let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                format!(
+                    "--segments {n} takes this process's index from JOB_COMPLETION_INDEX \
+                     (set by Kubernetes Indexed Jobs), which is not set; use --segment I/{n}"
+                )
+            })?;
+            let index: u32 = index
+                .trim()
+                .parse()
+                .map_err(|_| format!("JOB_COMPLETION_INDEX `{index}` is not a number"))?;
+            Segment::new(index, n).map_err(|e| format!("--segments: {e}"))
+        }
+    }
 }
 
 fn bad(msg: impl std::fmt::Display) -> ExitCode {
@@ -117,6 +168,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Err(e) = plan.load.overlay(&load).resolve() {
         return Ok(bad(format!("load: {e}")));
     }
+    let segment = match segment_of(&args) {
+        Ok(s) => s,
+        Err(e) => return Ok(bad(e)),
+    };
+    let start_at = match args.start_at.as_deref().map(throng_runner::parse_instant) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return Ok(bad(format!("--start-at: {e}"))),
+    };
     let env = match throng_runner::sidecar_env(&args.scenario) {
         Ok(e) => e,
         Err(e) => return Ok(bad(e)),
@@ -131,52 +191,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
         progress_every: Duration::from_secs(10),
         env,
-        seed: None,
+        seed: args.seed,
+        segment,
+        start_at,
     };
 
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name("throng-vu")
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(async move {
-        let stopper = Stopper::new();
-        let signals = stopper.clone();
-        let listener = tokio::spawn(async move {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut int), Ok(mut term)) = (
-                    signal(SignalKind::interrupt()),
-                    signal(SignalKind::terminate()),
-                ) else {
-                    return;
-                };
-                loop {
-                    tokio::select! {
-                        _ = int.recv() => {}
-                        _ = term.recv() => {}
-                    }
-                    signals.escalate();
-                }
-            }
-            #[cfg(not(unix))]
-            loop {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    return;
-                }
-                signals.escalate();
-            }
-        });
-        let r = throng_runner::run(plan, opts, stopper).await;
-        listener.abort();
-        r
-    });
-    // Connection tasks of VUs may still be parked; don't wait for them.
-    rt.shutdown_timeout(Duration::from_millis(100));
+    let result = crate::execute::run_plan(plan, opts)?;
     let results = match result {
         Ok(r) => r,
         Err(e) => return Ok(bad(e)),
@@ -193,6 +213,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("error: {e:#}");
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
+    }
+    if args.print_results {
+        // One line, and the last one: `kubectl logs --tail=1` collects it.
+        println!("{}", serde_json::to_string(&results)?);
     }
     Ok(ExitCode::from(results.exit_code()))
 }

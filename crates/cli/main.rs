@@ -7,6 +7,7 @@
 mod cmd_compile;
 mod cmd_demo;
 mod cmd_k8s;
+mod cmd_merge;
 mod cmd_report;
 mod cmd_run;
 mod cmd_schema;
@@ -45,6 +46,8 @@ enum Command {
     Report(cmd_report::Args),
     /// Print Kubernetes manifests that run a scenario as an Indexed Job, one segment per pod
     K8s(cmd_k8s::Args),
+    /// Merge the results of a load split over several processes (segments) into one
+    Merge(cmd_merge::Args),
 }
 
 /// Exit status for bad input (files, flags), as clap uses for usage errors.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::K8s(a) => cmd_k8s::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Demo(a) => cmd_demo::run(a),
+        Command::Merge(a) => cmd_merge::run(a),
     };
     match result {
         Ok(code) => code,

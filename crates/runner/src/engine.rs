@@ -12,8 +12,10 @@ use throng_ir::{Load, LoadModel, Threshold};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use hdrhistogram::Histogram;
+
 use crate::metrics::Recorder;
-use crate::results::TimelinePoint;
+use crate::results::{decode_histogram, encode_histogram, new_histogram, TimelinePoint};
 use crate::vu::{IterEnd, Shared, Vu};
 
 /// Stop levels carried by the internal stop channel.
@@ -40,12 +42,16 @@ pub struct EngineOptions {
 }
 
 /// Runs one iteration unless the run is cut first; returns None when cut (interrupted).
+/// `arrival` is the global arrival number (open model), which keys the iteration's
+/// randomness; closed-model iterations are keyed by (global VU, its iteration count).
 async fn guarded(
     vu: &mut Vu,
     sh: &Shared,
     intended: Instant,
+    arrival: Option<u64>,
     cut: &mut watch::Receiver<bool>,
 ) -> Option<IterEnd> {
+    vu.begin(sh, arrival);
     let scenario = vu.choose(sh);
     sh.active.fetch_add(1, Ordering::Relaxed);
     let r = tokio::select! {
@@ -60,16 +66,64 @@ async fn guarded(
     r
 }
 
+/// The global VU count for a (possibly fractional, ramping) target.
+pub fn global_vus(target: f64) -> u64 {
+    (target + 1e-9).floor().max(0.0) as u64
+}
+
+/// The open model's schedule: arrival `k` (0-based, global) at its offset from the start,
+/// following the (ramped) rate; ends at the duration.
+pub struct Arrivals<'l> {
+    load: &'l Load,
+    next_at: Duration,
+    k: u64,
+}
+
+impl<'l> Arrivals<'l> {
+    pub fn new(load: &'l Load) -> Arrivals<'l> {
+        Arrivals {
+            load,
+            next_at: Duration::ZERO,
+            k: 0,
+        }
+    }
+}
+
+impl Iterator for Arrivals<'_> {
+    type Item = (u64, Duration);
+
+    fn next(&mut self) -> Option<(u64, Duration)> {
+        loop {
+            if self.load.duration.is_some_and(|d| self.next_at >= d) {
+                return None;
+            }
+            let rate = self.load.target_at(self.next_at);
+            if rate <= 0.0 {
+                // No duration means no stages: the rate never rises again.
+                self.load.duration?;
+                // Wait for the ramp to bring the rate above zero.
+                self.next_at += Duration::from_millis(10);
+                continue;
+            }
+            let at = self.next_at;
+            self.next_at += Duration::from_secs_f64(1.0 / rate);
+            let k = self.k;
+            self.k += 1;
+            return Some((k, at));
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     sh: Arc<Shared>,
     load: Load,
+    start: Instant,
     opts: EngineOptions,
     mut stop: watch::Receiver<u8>,
     stop_tx: watch::Sender<u8>,
     build_partial: impl Fn(&Recorder, Duration) -> crate::results::RunResults + Send + 'static,
 ) -> Finished {
-    let start = Instant::now();
     let (cut_tx, cut_rx) = watch::channel(false);
     let reporter_stop = Arc::new(tokio::sync::Notify::new());
     let reporter = {
@@ -101,10 +155,12 @@ pub async fn execute(
             let mut finished_ids = tokio::sync::mpsc::unbounded_channel::<usize>();
             loop {
                 let elapsed = start.elapsed();
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                if deadline.is_some_and(|d| Instant::now() >= d) || *stop.borrow() != RUN {
                     break;
                 }
-                let want = load.target_at(elapsed).round().max(0.0) as usize;
+                // Global VU g belongs to segment g mod N: this segment runs its share of
+                // the global target, and the shares add up to the target.
+                let want = sh.segment.share(global_vus(load.target_at(elapsed))) as usize;
                 target.store(want as u64, Ordering::Relaxed);
                 while let Ok(i) = finished_ids.1.try_recv() {
                     alive[i] = None;
@@ -120,11 +176,13 @@ pub async fn execute(
                             let mut cut = cut_rx.clone();
                             let done = finished_ids.0.clone();
                             let h = tasks.spawn(async move {
-                                let mut vu = Vu::new(i as u64 + 1, sh.run_seed);
+                                let g = sh.segment.global(i as u64);
+                                let mut vu = Vu::new(g + 1, sh.run_seed);
                                 while (i as u64) < target.load(Ordering::Relaxed)
                                     && sh.claim_iteration()
                                 {
-                                    match guarded(&mut vu, &sh, Instant::now(), &mut cut).await {
+                                    let now = Instant::now();
+                                    match guarded(&mut vu, &sh, now, None, &mut cut).await {
                                         Some(IterEnd::Done { .. }) => {}
                                         Some(IterEnd::NoData) | None => break,
                                     }
@@ -150,39 +208,43 @@ pub async fn execute(
         }
         LoadModel::Open { max_vus, .. } => {
             let pool: Arc<std::sync::Mutex<Vec<Vu>>> = Arc::new(std::sync::Mutex::new(Vec::new()));
+            // The pool is split like VUs: local VU c is global VU `global(c)`.
+            let max_vus = sh.segment.share(max_vus as u64).max(1);
             let mut created: u64 = 0;
-            let mut next_at = Duration::ZERO;
-            loop {
-                if load.duration.is_some_and(|d| next_at >= d) {
+            // Every segment walks the whole schedule and fires only the arrivals it owns, so
+            // the union of the segments is the single-process schedule, evenly interleaved.
+            let mut arrivals = Arrivals::new(&load);
+            'arrive: loop {
+                if *stop.borrow() != RUN {
                     break;
                 }
+                let Some((k, next_at)) = arrivals.next() else {
+                    break;
+                };
+                if !sh.segment.owns(k) {
+                    continue;
+                }
                 let at = start + next_at;
-                if at > Instant::now() {
+                while at > Instant::now() {
                     tokio::select! {
-                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = tokio::time::sleep_until(at.into()) => break,
                         r = stop.changed() => {
-                            if r.is_err() || *stop.borrow() != RUN { break; }
-                            continue;
+                            if r.is_err() || *stop.borrow() != RUN { break 'arrive; }
                         }
                     }
                 }
                 // Reap finished iterations so the set does not grow with the run's length.
                 while tasks.try_join_next().is_some() {}
-                let rate = load.target_at(next_at);
-                if rate <= 0.0 {
-                    next_at += Duration::from_millis(10);
-                    continue;
-                }
-                next_at += Duration::from_secs_f64(1.0 / rate);
                 if !sh.claim_iteration() {
                     break;
                 }
                 let vu = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
                 let vu = match vu {
                     Some(v) => v,
-                    None if created < max_vus as u64 => {
+                    None if created < max_vus => {
+                        let g = sh.segment.global(created);
                         created += 1;
-                        Vu::new(created, sh.run_seed)
+                        Vu::new(g + 1, sh.run_seed)
                     }
                     None => {
                         dropped.fetch_add(1, Ordering::Relaxed);
@@ -195,7 +257,7 @@ pub async fn execute(
                 let mut cut = cut_rx.clone();
                 tasks.spawn(async move {
                     let mut vu = vu;
-                    let r = guarded(&mut vu, &sh2, at, &mut cut).await;
+                    let r = guarded(&mut vu, &sh2, at, Some(k), &mut cut).await;
                     if r == Some(IterEnd::NoData) {
                         sh2.stop_new.store(true, Ordering::Relaxed);
                     }
@@ -263,17 +325,17 @@ async fn reporter(
     let steps = sh.program.step_count;
     let scenarios = sh.program.scenarios.len();
     let mut agg = Recorder::new(steps, scenarios);
-    let mut timeline: Vec<TimelinePoint> = Vec::new();
-    let mut bucket = Duration::from_secs(1);
+    let mut timeline = TimelineBuilder::new(MAX_TIMELINE);
     let mut last = start;
     let mut last_progress = start;
     let terminal = std::io::stderr().is_terminal();
     let mut abort_reason = None;
+    // Ticks on whole seconds from the (shared) start, so segments' points line up.
     let mut tick = tokio::time::interval_at(
         (start + Duration::from_secs(1)).into(),
         Duration::from_secs(1),
     );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let finishing = tokio::select! {
             _ = tick.tick() => false,
@@ -283,28 +345,24 @@ async fn reporter(
         let now = Instant::now();
         let span = now.duration_since(last).as_secs_f64().max(1e-3);
         last = now;
-        let point = TimelinePoint {
-            t: (now - start).as_secs_f64(),
-            rps: agg.interval_requests as f64 / span,
-            errors: agg.interval_errors,
-            vus: sh.active.load(Ordering::Relaxed),
-            p50_ms: agg.interval.value_at_quantile(0.50) as f64 / 1000.0,
-            p95_ms: agg.interval.value_at_quantile(0.95) as f64 / 1000.0,
-            p99_ms: agg.interval.value_at_quantile(0.99) as f64 / 1000.0,
-        };
+        let elapsed = (now - start).as_secs_f64();
+        let vus = sh.active.load(Ordering::Relaxed);
+        let rps = agg.interval_requests as f64 / span;
+        let p95 = agg.interval.value_at_quantile(0.95) as f64 / 1000.0;
+        if finishing {
+            timeline.finish(elapsed, &agg.interval, agg.interval_errors, vus);
+        } else {
+            timeline.tick(elapsed, &agg.interval, agg.interval_errors, vus);
+        }
         agg.interval.reset();
         agg.interval_requests = 0;
         agg.interval_errors = 0;
-        if span > 0.05 || timeline.is_empty() {
-            push_point(&mut timeline, point, &mut bucket);
-        }
         if !quiet && !finishing {
             let requests: u64 = agg.steps.iter().map(|s| s.requests).sum();
             let failed: u64 = agg.steps.iter().map(|s| s.failed).sum();
             let iterations: u64 = agg.scenarios.iter().map(|s| s.iterations).sum();
             let line = format!(
-                "[{:>5.0}s] {} VUs active, {} iterations, {} requests ({} failed), {:.1} req/s, p95 {:.1}ms",
-                point.t, point.vus, iterations, requests, failed, point.rps, point.p95_ms
+                "[{elapsed:>5.0}s] {vus} VUs active, {iterations} iterations, {requests} requests ({failed} failed), {rps:.1} req/s, p95 {p95:.1}ms",
             );
             if terminal {
                 eprint!("\r\x1b[2K{line}");
@@ -327,30 +385,214 @@ async fn reporter(
             }
         }
     }
-    (agg, timeline, abort_reason)
+    (agg, timeline.points, abort_reason)
 }
 
-/// Appends a point; past the cap, neighbours merge pairwise so memory stays bounded.
-fn push_point(timeline: &mut Vec<TimelinePoint>, p: TimelinePoint, bucket: &mut Duration) {
-    timeline.push(p);
-    if timeline.len() > MAX_TIMELINE {
-        let merged: Vec<TimelinePoint> = timeline
-            .chunks(2)
-            .map(|c| match c {
-                [a, b] => TimelinePoint {
-                    t: b.t,
-                    rps: (a.rps + b.rps) / 2.0,
-                    errors: a.errors + b.errors,
-                    vus: a.vus.max(b.vus),
-                    p50_ms: a.p50_ms.max(b.p50_ms),
-                    p95_ms: a.p95_ms.max(b.p95_ms),
-                    p99_ms: a.p99_ms.max(b.p99_ms),
-                },
-                [a] => *a,
-                _ => unreachable!(),
-            })
-            .collect();
-        *timeline = merged;
-        *bucket *= 2;
+/// Builds the timeline on a grid of whole seconds from the start: a point every `width`
+/// seconds (1 at first), each carrying its interval's histogram. When the cap is reached,
+/// neighbours merge pairwise (their histograms add) and the width doubles, so memory stays
+/// bounded and points stay on the grid.
+pub struct TimelineBuilder {
+    pub points: Vec<TimelinePoint>,
+    max: usize,
+    width: u64,
+    next_emit: u64,
+    last_t: f64,
+    pending: Histogram<u64>,
+    errors: u64,
+    vus: u64,
+}
+
+impl TimelineBuilder {
+    pub fn new(max: usize) -> TimelineBuilder {
+        TimelineBuilder {
+            points: Vec::new(),
+            // An even cap, so that pairs merge into points on the doubled grid.
+            max: (max.max(2) / 2) * 2,
+            width: 1,
+            next_emit: 1,
+            last_t: 0.0,
+            pending: new_histogram(),
+            errors: 0,
+            vus: 0,
+        }
+    }
+
+    fn absorb(&mut self, hist: &Histogram<u64>, errors: u64, vus: u64) {
+        if !hist.is_empty() {
+            let _ = self.pending.add(hist);
+        }
+        self.errors += errors;
+        self.vus = self.vus.max(vus);
+    }
+
+    /// A reporter tick at `elapsed` seconds with the service times and errors since the last.
+    pub fn tick(&mut self, elapsed: f64, hist: &Histogram<u64>, errors: u64, vus: u64) {
+        self.absorb(hist, errors, vus);
+        let n = elapsed.round().max(1.0) as u64;
+        if n >= self.next_emit {
+            self.emit(n as f64);
+            self.next_emit = (n / self.width + 1) * self.width;
+        }
+    }
+
+    /// The end of the run: what is left becomes a last (partial) point; a sliver of under
+    /// 50 ms is folded into the previous point instead of showing as a spike.
+    pub fn finish(&mut self, elapsed: f64, hist: &Histogram<u64>, errors: u64, vus: u64) {
+        self.absorb(hist, errors, vus);
+        let empty = self.pending.is_empty() && self.errors == 0;
+        match self.points.last_mut() {
+            Some(_) if empty => {}
+            Some(last) if elapsed - self.last_t < 0.05 => {
+                let mut h = decode_histogram(&last.hdr).unwrap_or_else(|_| new_histogram());
+                let _ = h.add(&self.pending);
+                last.errors += self.errors;
+                *last = point(last.t, last.span_s, &h, last.errors, last.vus.max(self.vus));
+            }
+            _ => self.emit(elapsed.max(self.last_t)),
+        }
+    }
+
+    fn emit(&mut self, t: f64) {
+        let span = t - self.last_t;
+        self.points
+            .push(point(t, span, &self.pending, self.errors, self.vus));
+        self.pending.reset();
+        self.errors = 0;
+        self.vus = 0;
+        self.last_t = t;
+        if self.points.len() >= self.max {
+            self.points = self
+                .points
+                .chunks(2)
+                .map(|c| match c {
+                    [a, b] => {
+                        let mut h = decode_histogram(&a.hdr).unwrap_or_else(|_| new_histogram());
+                        if let Ok(hb) = decode_histogram(&b.hdr) {
+                            let _ = h.add(&hb);
+                        }
+                        point(
+                            b.t,
+                            a.span_s + b.span_s,
+                            &h,
+                            a.errors + b.errors,
+                            a.vus.max(b.vus),
+                        )
+                    }
+                    [a] => a.clone(),
+                    _ => unreachable!(),
+                })
+                .collect();
+            self.width *= 2;
+        }
+    }
+}
+
+fn point(t: f64, span: f64, h: &Histogram<u64>, errors: u64, vus: u64) -> TimelinePoint {
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    TimelinePoint {
+        t,
+        rps: h.len() as f64 / span.max(1e-3),
+        errors,
+        vus,
+        p50_ms: ms(0.50),
+        p95_ms: ms(0.95),
+        p99_ms: ms(0.99),
+        hdr: encode_histogram(h),
+        span_s: span,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use throng_ir::{LoadSpec, Rate, Segment, Stage};
+
+    fn open(rate: &str, duration: &str, stages: &[&str]) -> Load {
+        LoadSpec {
+            rate: Some(Rate::parse(rate).unwrap()),
+            duration: Some(throng_ir::parse_duration(duration).unwrap()),
+            stages: stages.iter().map(|s| Stage::parse(s).unwrap()).collect(),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap()
+    }
+
+    #[test]
+    fn segment_arrivals_union_is_the_single_schedule() {
+        for load in [
+            open("40/s", "5s", &[]),
+            open("7/s", "20s", &["5s:50", "5s:0", "10s:13"]),
+        ] {
+            let single: Vec<(u64, Duration)> = Arrivals::new(&load).collect();
+            assert!(!single.is_empty());
+            for n in [1u32, 2, 3, 4, 7] {
+                let mut union: Vec<(u64, Duration)> = (0..n)
+                    .flat_map(|i| {
+                        let seg = Segment::new(i, n).unwrap();
+                        Arrivals::new(&load)
+                            .filter(move |(k, _)| seg.owns(*k))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                union.sort();
+                assert_eq!(union, single, "{n} segments");
+                // Each segment gets its share, and consecutive arrivals of the union are
+                // owned by consecutive segments (evenly interleaved).
+                for i in 0..n {
+                    let seg = Segment::new(i, n).unwrap();
+                    let mine = single.iter().filter(|(k, _)| seg.owns(*k)).count() as u64;
+                    assert_eq!(mine, seg.share(single.len() as u64));
+                }
+            }
+        }
+        let steady = open("40/s", "5s", &[]);
+        assert_eq!(Arrivals::new(&steady).count(), 200);
+    }
+
+    #[test]
+    fn closed_model_vus_split_so_shares_sum_to_the_target() {
+        for target in [0.0, 0.5, 1.0, 9.99, 10.0, 37.4] {
+            for n in 1..=5u32 {
+                let total: u64 = (0..n)
+                    .map(|i| Segment::new(i, n).unwrap().share(global_vus(target)))
+                    .sum();
+                assert_eq!(total, target.floor() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn timeline_stays_on_the_grid_bounded_and_lossless() {
+        let mut tl = TimelineBuilder::new(10);
+        let mut h = new_histogram();
+        let mut total = 0;
+        for s in 1..=37u64 {
+            h.reset();
+            for v in 0..s {
+                h.record(1000 + v).unwrap();
+            }
+            total += s;
+            tl.tick(s as f64 + 0.003, &h, 1, s);
+        }
+        h.reset();
+        h.record(5).unwrap();
+        tl.finish(37.5, &h, 0, 0);
+        let pts = &tl.points;
+        assert!(pts.len() <= 10, "{}", pts.len());
+        let count: u64 = pts
+            .iter()
+            .map(|p| decode_histogram(&p.hdr).unwrap().len())
+            .sum();
+        assert_eq!(count, total + 1);
+        assert_eq!(pts.iter().map(|p| p.errors).sum::<u64>(), 37);
+        let width = pts[0].t;
+        assert!(width >= 4.0 && width.fract() == 0.0, "{width}");
+        for p in &pts[..pts.len() - 1] {
+            assert_eq!(p.t % width, 0.0, "{:?}", p.t);
+            assert_eq!(p.span_s, width);
+        }
+        assert_eq!(pts.last().unwrap().t, 37.5);
     }
 }

@@ -1,6 +1,11 @@
 //! CSV data feeders: each iteration takes one row per feeder, sequentially (one shared
 //! cursor, wrapping), at random, or uniquely (each row once, then the run ends).
 //!
+//! Split over load segments, rows are striped like everything else: a segment's `i`-th
+//! draw takes global draw `i * N + I`, so row `r` of a `unique` feeder belongs to segment
+//! `r mod N` alone, and `sequential` cursors of the segments interleave into the single
+//! process's sequence.
+//!
 //! Rows are turned into template values once at start, so handing one out is an atomic
 //! increment and an `Arc` clone.
 
@@ -9,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use minijinja::Value;
 use rand::Rng;
-use throng_ir::{Feeder, Pick};
+use throng_ir::{Feeder, Pick, Segment};
 
 pub struct FeederData {
     pub name: String,
@@ -17,6 +22,7 @@ pub struct FeederData {
     rows: Vec<Value>,
     pick: Pick,
     cursor: AtomicUsize,
+    segment: Segment,
 }
 
 impl FeederData {
@@ -77,21 +83,28 @@ impl FeederData {
             rows,
             pick,
             cursor: AtomicUsize::new(0),
+            segment: Segment::WHOLE,
         })
+    }
+
+    /// Stripes the rows for one segment of a split load.
+    pub fn for_segment(mut self, segment: Segment) -> FeederData {
+        self.segment = segment;
+        self
+    }
+
+    /// The global draw number of this process's next draw.
+    fn draw(&self) -> usize {
+        let i = self.cursor.fetch_add(1, Ordering::Relaxed);
+        self.segment.global(i as u64).min(usize::MAX as u64) as usize
     }
 
     /// The next row, or None when a unique feeder has run out.
     pub fn next(&self, rng: &mut impl Rng) -> Option<Value> {
         match self.pick {
-            Pick::Sequential => {
-                let i = self.cursor.fetch_add(1, Ordering::Relaxed);
-                Some(self.rows[i % self.rows.len()].clone())
-            }
+            Pick::Sequential => Some(self.rows[self.draw() % self.rows.len()].clone()),
             Pick::Random => Some(self.rows[rng.random_range(0..self.rows.len())].clone()),
-            Pick::Unique => {
-                let i = self.cursor.fetch_add(1, Ordering::Relaxed);
-                self.rows.get(i).cloned()
-            }
+            Pick::Unique => self.rows.get(self.draw()).cloned(),
         }
     }
 }
@@ -144,6 +157,28 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 1000);
+    }
+
+    #[test]
+    fn segments_partition_unique_rows_and_interleave_sequential_ones() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        let mut all = Vec::new();
+        for i in 0..4 {
+            let f = feeder(Pick::Unique, 10).for_segment(Segment::new(i, 4).unwrap());
+            let mut mine = Vec::new();
+            while let Some(v) = f.next(&mut rng) {
+                mine.push(email(&v));
+            }
+            assert_eq!(mine.len() as u64, Segment::new(i, 4).unwrap().share(10));
+            all.extend(mine);
+        }
+        all.sort();
+        let mut want: Vec<String> = (0..10).map(|i| format!("user{i}")).collect();
+        want.sort();
+        assert_eq!(all, want);
+        let f = feeder(Pick::Sequential, 3).for_segment(Segment::new(1, 2).unwrap());
+        let got: Vec<_> = (0..4).map(|_| email(&f.next(&mut rng).unwrap())).collect();
+        assert_eq!(got, ["user1", "user0", "user2", "user1"]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod engine;
 mod feeders;
 pub mod html;
 mod http;
+pub mod merge;
 mod metrics;
 mod program;
 mod respond;
@@ -23,17 +24,19 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use throng_ir::{LoadSpec, Plan};
+use throng_ir::{LoadModel, LoadSpec, Plan, Segment};
 use tokio::sync::watch;
 
 pub use cookies::CookieJar;
+pub use merge::{merge, MergeError};
 pub use results::{
     decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms,
     LatencySummary, NamedHistogram, RunResults, ScenarioResult, StepResult, ThresholdResult,
     TimelinePoint, Totals,
 };
+pub use summary::{parse_rfc3339, rfc3339};
 pub use thresholds::evaluate as evaluate_thresholds;
 
 /// How to run a plan; everything not set here comes from the plan.
@@ -58,8 +61,14 @@ pub struct RunOptions {
     /// Variables for `env(name)` in templates, consulted before the process environment
     /// (the scenario's sidecar `.env`).
     pub env: HashMap<String, String>,
-    /// Seed for template randomness (`uuid()`, `random_int()`); random when None.
+    /// Seed for template randomness (`uuid()`, `random_int()`), scenario choice, random
+    /// rows and think times; when None, derived from `start_at` (so the segments of one
+    /// split share it), else random.
     pub seed: Option<u64>,
+    /// This process's share of a load split over several processes (default: the whole).
+    pub segment: Segment,
+    /// Wait for this instant before starting (the shared start of a split load).
+    pub start_at: Option<SystemTime>,
 }
 
 impl Default for RunOptions {
@@ -75,6 +84,8 @@ impl Default for RunOptions {
             progress_every: Duration::from_secs(10),
             env: HashMap::new(),
             seed: None,
+            segment: Segment::WHOLE,
+            start_at: None,
         }
     }
 }
@@ -133,7 +144,35 @@ pub fn sidecar_env(scenario: &Path) -> Result<HashMap<String, String>, RunError>
         .map_err(RunError::Env)
 }
 
+/// Parses a start instant: unix milliseconds or RFC 3339.
+pub fn parse_instant(text: &str) -> Result<SystemTime, String> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        let ms: u64 = t
+            .parse()
+            .map_err(|_| format!("`{text}`: not a unix time in milliseconds"))?;
+        if ms < 1_000_000_000_000 {
+            return Err(format!(
+                "`{text}`: expected unix milliseconds (13 digits today), or RFC 3339"
+            ));
+        }
+        return Ok(SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+    }
+    parse_rfc3339(t)
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Runs a plan to its end (or until `stop`), and judges its thresholds.
+///
+/// With a [`RunOptions::segment`], runs only that segment's share of the load: global VU,
+/// iteration, arrival and data row `g` belong to segment `g mod N`, so N processes with the
+/// same options and `start_at` together run exactly the whole load, and their results
+/// [`merge`] into what one process would have measured.
 pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResults, RunError> {
     let load = plan
         .load
@@ -152,10 +191,37 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::Data)?;
     check_columns(&plan, &feeders).map_err(RunError::Data)?;
+    let segment = opts.segment;
+    let feeders = feeders
+        .into_iter()
+        .map(|f| f.for_segment(segment))
+        .collect::<Vec<_>>();
+    if let (LoadModel::Closed { vus }, Some(n), false) =
+        (load.model, load.iterations, segment.is_whole())
+    {
+        let peak = load
+            .stages
+            .iter()
+            .map(|s| s.target)
+            .fold(vus as f64, f64::max);
+        let peak = engine::global_vus(peak);
+        if peak < segment.count() as u64 {
+            return Err(RunError::Load(format!(
+                "{n} iterations shared by {peak} VUs cannot be split over {} segments: \
+                 every segment needs a VU (use at most {peak} segments, or more VUs)",
+                segment.count()
+            )));
+        }
+    }
     let program = program::compile(&plan, &overrides, Arc::new(opts.env.clone()))
         .map_err(RunError::Compile)?;
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
-    let run_seed = opts.seed.unwrap_or_else(|| {
+    let shared_seed = opts.start_at.map(|at| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(unix_ms(at), &plan.name), &mut h);
+        std::hash::Hasher::finish(&h)
+    });
+    let run_seed = opts.seed.or(shared_seed).unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -179,18 +245,21 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         no_think: opts.no_think,
         run_seed,
         stop_new: AtomicBool::new(false),
-        iteration_limit: load.iterations,
+        // Iterations are striped too: this segment runs its share of the total.
+        iteration_limit: load.iterations.map(|n| segment.share(n)),
         iterations_claimed: AtomicU64::new(0),
         active: AtomicU64::new(0),
         data_exhausted: AtomicBool::new(false),
+        segment,
     });
-    let started_at = SystemTime::now();
+    let (start, started_at) = wait_for_start(&opts, &stop).await;
     let meta = Meta {
         name: plan.name.clone(),
         started_at,
         load: load.describe(),
         steps: names,
         scenarios: scenario_names,
+        segment: (!segment.is_whole()).then(|| segment.to_string()),
     };
     let partial_meta = meta.clone();
     let thresholds = plan.thresholds.clone();
@@ -207,6 +276,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
     let done = engine::execute(
         shared,
         load,
+        start,
         engine_opts,
         stop.tx.subscribe(),
         stop.tx.clone(),
@@ -221,6 +291,51 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         done.stop_reason,
         &thresholds,
     ))
+}
+
+/// Waits for `start_at` (interruptible by `stop`); returns the start as an `Instant` and as
+/// wall-clock time. A start already past begins now.
+async fn wait_for_start(opts: &RunOptions, stop: &Stopper) -> (Instant, SystemTime) {
+    let now_wall = SystemTime::now();
+    let now = Instant::now();
+    let Some(at) = opts.start_at else {
+        return (now, now_wall);
+    };
+    let label = if opts.segment.is_whole() {
+        String::new()
+    } else {
+        format!(" (segment {})", opts.segment)
+    };
+    match at.duration_since(now_wall) {
+        Ok(wait) if !wait.is_zero() => {
+            if !opts.quiet {
+                eprintln!(
+                    "waiting {:.1}s for the start at {}{label}",
+                    wait.as_secs_f64(),
+                    rfc3339(at)
+                );
+            }
+            let start = now + wait;
+            let mut rx = stop.tx.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep_until(start.into()) => {}
+                _ = rx.wait_for(|l| *l != engine::RUN) => {}
+            }
+            (start, at)
+        }
+        Ok(_) => (now, now_wall),
+        Err(late) => {
+            let late = late.duration();
+            if late > Duration::from_secs(1) {
+                eprintln!(
+                    "warning: the start at {} passed {:.1}s ago{label}; starting now",
+                    rfc3339(at),
+                    late.as_secs_f64()
+                );
+            }
+            (now, now_wall)
+        }
+    }
 }
 
 /// Every `feeder.column` a template reads must exist in that feeder's CSV.
@@ -258,6 +373,7 @@ struct Meta {
     load: String,
     steps: Vec<(String, String)>,
     scenarios: Vec<String>,
+    segment: Option<String>,
 }
 
 fn build_results(
@@ -368,6 +484,11 @@ fn build_results(
         load: meta.load.clone(),
         stopped_early: stop_reason.is_some(),
         stop_reason,
+        segment: meta.segment.clone(),
+        started_at_ms: unix_ms(meta.started_at),
+        ended_at_ms: unix_ms(meta.started_at + elapsed),
+        segments_merged: 0,
+        merged_segments: Vec::new(),
     };
     results.thresholds = thresholds::evaluate(thresholds, &results);
     results

@@ -13,6 +13,8 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use crate::merge::{merge, merge_timelines, missing_segments, MergeError};
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunResults {
@@ -39,6 +41,20 @@ pub struct RunResults {
     /// Why the run ended early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    /// The load segment this run executed (`I/N`), when the load was split over processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// When the load started and ended, unix milliseconds (0 in files from before segments).
+    #[serde(default)]
+    pub started_at_ms: u64,
+    #[serde(default)]
+    pub ended_at_ms: u64,
+    /// How many results files `throng merge` combined into this one (0: a single run).
+    #[serde(default)]
+    pub segments_merged: u32,
+    /// The segments (`I/N`) among the merged results, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_segments: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -149,7 +165,10 @@ pub struct ThresholdResult {
 }
 
 /// One point per second (coarser for long runs, to bound memory).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+///
+/// Points sit on a grid from the start (`t` = 1, 2, 3 s, or 2, 4, 6 s once coarsened; the
+/// last point may end off the grid), so the points of segments started together line up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TimelinePoint {
     /// Seconds since the start, at the end of the interval.
     pub t: f64,
@@ -159,6 +178,13 @@ pub struct TimelinePoint {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// The interval's request service times ([`encode_histogram`]), so timelines merge
+    /// exactly; its count is the interval's request count.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hdr: String,
+    /// The interval's length in seconds (0 in files from before it was recorded).
+    #[serde(default)]
+    pub span_s: f64,
 }
 
 /// Serialized HDR histograms (V2 + DEFLATE, base64; microseconds, 1 µs to 1 h, 3 digits),

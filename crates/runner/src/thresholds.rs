@@ -152,6 +152,11 @@ mod tests {
             load: String::new(),
             stopped_early: false,
             stop_reason: None,
+            segment: None,
+            started_at_ms: 0,
+            ended_at_ms: 0,
+            segments_merged: 0,
+            merged_segments: Vec::new(),
         }
     }
 

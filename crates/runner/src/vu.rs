@@ -41,6 +41,8 @@ pub struct Shared {
     /// Iterations running right now, for the timeline's `vus`.
     pub active: AtomicU64,
     pub data_exhausted: AtomicBool,
+    /// This process's share of the load.
+    pub segment: throng_ir::Segment,
 }
 
 impl Shared {
@@ -77,6 +79,9 @@ pub struct Vu {
     /// 1-based, global.
     pub id: u64,
     iteration: u64,
+    /// What keys this iteration's randomness, independent of how the load is split:
+    /// (global VU, its iteration) in the closed model, the global arrival in the open one.
+    key: [u64; 2],
     client: Client,
     jar: CookieJar,
     rng: SmallRng,
@@ -109,6 +114,7 @@ impl Vu {
         Vu {
             id,
             iteration: 0,
+            key: [id, 0],
             client: Client::default(),
             jar: CookieJar::default(),
             rng: SmallRng::seed_from_u64(seed(&[run_seed, id])),
@@ -129,6 +135,17 @@ impl Vu {
         &program.scenarios[0]
     }
 
+    /// Starts an iteration: counts it and reseeds the VU's randomness (scenario choice,
+    /// random rows, think times) from the run seed and the global key.
+    pub fn begin(&mut self, sh: &Shared, arrival: Option<u64>) {
+        self.iteration += 1;
+        self.key = match arrival {
+            Some(k) => [u64::MAX, k],
+            None => [self.id, self.iteration],
+        };
+        self.rng = SmallRng::seed_from_u64(seed(&[sh.run_seed, self.key[0], self.key[1]]));
+    }
+
     /// The scenario an iteration will run, picked before it starts so an interrupted
     /// iteration can be attributed.
     pub fn choose(&mut self, sh: &Shared) -> usize {
@@ -138,7 +155,6 @@ impl Vu {
     /// Runs one iteration of scenario `scenario`; `intended` is when it should have started.
     pub async fn iteration(&mut self, sh: &Shared, scenario: usize, intended: Instant) -> IterEnd {
         let scen = &sh.program.scenarios[scenario];
-        self.iteration += 1;
         let mut vars: BTreeMap<String, Value> = sh.program.fixed_vars.clone();
         vars.insert("vu".into(), Value::from(self.id));
         vars.insert("iteration".into(), Value::from(self.iteration));
@@ -154,7 +170,7 @@ impl Vu {
                 }
             }
         }
-        throng_ir::template::reseed(seed(&[sh.run_seed, self.id, self.iteration, 0]));
+        throng_ir::template::reseed(seed(&[sh.run_seed, self.key[0], self.key[1], 0]));
         for (k, j) in &sh.program.vars {
             if matches!(j, crate::program::Json::Lit(_)) {
                 continue;
@@ -189,8 +205,8 @@ impl Vu {
         for (i, step) in scen.steps.iter().enumerate() {
             throng_ir::template::reseed(seed(&[
                 sh.run_seed,
-                self.id,
-                self.iteration,
+                self.key[0],
+                self.key[1],
                 step.id as u64 + 1,
             ]));
             let r = self.step(sh, step, &ctx).await;

@@ -7,6 +7,7 @@
 //! producer) → YAML through `templates/openapi-scenario.yaml.j2`, checked by
 //! `throng_ir::load_str` before it is returned.
 
+mod arazzo;
 mod chain;
 mod load;
 mod model;
@@ -216,14 +217,53 @@ pub fn compile_spec(path: &Path, opts: &OpenApiOptions) -> Result<OpenApiCompile
         file: file.clone(),
         message,
     };
-    let mut doc = load::read_value(path)?;
+    let doc = load::read_value(path)?;
     if !doc.is_object() {
         return Err(invalid(
             "not an OpenAPI document: the top level is not a mapping".into(),
         ));
     }
     if doc.get("arazzo").is_some() {
-        return Err(invalid("Arazzo workflow documents are not supported yet; compile the source OpenAPI description instead".into()));
+        return arazzo::compile(path, &doc, opts);
+    }
+    let Loaded {
+        doc,
+        ops,
+        title,
+        spec_version,
+        warnings,
+    } = load_spec(path, doc)?;
+    let ctx = Compilation {
+        doc: &doc,
+        ops: &ops,
+        opts,
+        file: file.clone(),
+        title,
+        spec_version,
+    };
+    ctx.run(warnings)
+}
+
+/// A bundled, normalised OpenAPI document and its operation index.
+struct Loaded {
+    doc: Value,
+    ops: Vec<Op>,
+    title: String,
+    spec_version: String,
+    warnings: Vec<String>,
+}
+
+/// Bundles and normalises a parsed OpenAPI/Swagger document and indexes its operations.
+fn load_spec(path: &Path, mut doc: Value) -> Result<Loaded, OpenApiError> {
+    let file = path.display().to_string();
+    let invalid = |message: String| OpenApiError::Invalid {
+        file: file.clone(),
+        message,
+    };
+    if !doc.is_object() {
+        return Err(invalid(
+            "not an OpenAPI document: the top level is not a mapping".into(),
+        ));
     }
     let dialect = load::dialect(&doc).ok_or_else(|| {
         invalid(
@@ -258,15 +298,13 @@ pub fn compile_spec(path: &Path, opts: &OpenApiOptions) -> Result<OpenApiCompile
                 .unwrap_or_default()
         ),
     };
-    let ctx = Compilation {
-        doc: &doc,
-        ops: &ops,
-        opts,
-        file: file.clone(),
+    Ok(Loaded {
+        doc,
+        ops,
         title,
         spec_version,
-    };
-    ctx.run(warnings)
+        warnings,
+    })
 }
 
 struct Compilation<'a> {
@@ -307,6 +345,8 @@ struct StepCtx {
     extract: Vec<ExtractCtx>,
     status: String,
     schema: Option<String>,
+    /// Further checks, each a YAML flow mapping.
+    checks: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -569,31 +609,7 @@ impl Compilation<'_> {
             secrets: planner.secrets.iter().cloned().collect(),
             scenarios: scen_ctx,
         };
-        let mut env = minijinja::Environment::new();
-        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()
-        {
-            env.set_syntax(syntax);
-        }
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        let out = env
-            .render_str(
-                TEMPLATE,
-                minijinja::Value::from(minijinja::value::Serde(&ctx)),
-            )
-            .map_err(|e| OpenApiError::Output {
-                file: self.file.clone(),
-                message: e.to_string(),
-            })?;
-        if let Err(e) = throng_ir::load_str(&out, "compiled.yaml", Path::new(".")) {
-            return Err(OpenApiError::Output {
-                file: self.file.clone(),
-                message: e.to_string(),
-            });
-        }
+        let out = render(&ctx, &self.file)?;
         Ok(OpenApiCompiled {
             yaml: out,
             report,
@@ -602,33 +618,7 @@ impl Compilation<'_> {
     }
 
     fn server_url(&self) -> String {
-        let Some(server) = self
-            .doc
-            .get("servers")
-            .and_then(Value::as_array)
-            .and_then(|s| s.first())
-        else {
-            return "http://localhost:8080".into();
-        };
-        let mut url = server
-            .get("url")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if let Some(vars) = server.get("variables").and_then(Value::as_object) {
-            for (k, v) in vars {
-                let d = v
-                    .get("default")
-                    .map(value_text)
-                    .or_else(|| v.get("enum").and_then(|e| e.get(0)).map(value_text))
-                    .unwrap_or_default();
-                url = url.replace(&format!("{{{k}}}"), &d);
-            }
-        }
-        if url.starts_with('/') || url.is_empty() {
-            url = format!("http://localhost:8080{url}");
-        }
-        url.trim_end_matches('/').to_string()
+        server_url(self.doc)
     }
 
     fn step_ctx(
@@ -662,6 +652,7 @@ impl Compilation<'_> {
                 extract: st.extract.iter().map(|(v, s, c)| ExtractCtx { var: v.clone(), spec: extractor_yaml(s), comment: one_line(c) }).collect(),
                 status: "2xx".into(),
                 schema: None,
+                checks: Vec::new(),
             };
         }
         let op = &self.ops[st.op];
@@ -874,23 +865,7 @@ impl Compilation<'_> {
         }
         // Checks.
         let status = status_text(&op.success);
-        let schema = match op.response_schemas.len() {
-            0 => None,
-            1 => Some(Schemas::new(self.doc).inline(&op.response_schemas[0], Side::Response)),
-            _ => Some(
-                json!({ "anyOf": op.response_schemas.iter().map(|s| Schemas::new(self.doc).inline(s, Side::Response)).collect::<Vec<_>>() }),
-            ),
-        };
-        let schema = schema.filter(|s| {
-            let ok = jsonschema::validator_for(s).is_ok();
-            if !ok {
-                warnings.push(format!(
-                    "{}: the response schema cannot be compiled by the validator; no schema check",
-                    op.label()
-                ));
-            }
-            ok && s.as_object().is_some_and(|m| !m.is_empty())
-        });
+        let schema = response_schema(self.doc, op, warnings);
         for (var, _, c) in &st.extract {
             let _ = var;
             let _ = c;
@@ -923,7 +898,8 @@ impl Compilation<'_> {
                 })
                 .collect(),
             status,
-            schema: schema.map(|s| serde_json::to_string(&s).unwrap_or_default()),
+            schema,
+            checks: Vec::new(),
         }
     }
 
@@ -939,6 +915,87 @@ impl Compilation<'_> {
             })
             .unwrap_or_default()
     }
+}
+
+fn server_url(doc: &Value) -> String {
+    let Some(server) = doc
+        .get("servers")
+        .and_then(Value::as_array)
+        .and_then(|s| s.first())
+    else {
+        return "http://localhost:8080".into();
+    };
+    let mut url = server
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(vars) = server.get("variables").and_then(Value::as_object) {
+        for (k, v) in vars {
+            let d = v
+                .get("default")
+                .map(value_text)
+                .or_else(|| v.get("enum").and_then(|e| e.get(0)).map(value_text))
+                .unwrap_or_default();
+            url = url.replace(&format!("{{{k}}}"), &d);
+        }
+    }
+    if url.starts_with('/') || url.is_empty() {
+        url = format!("http://localhost:8080{url}");
+    }
+    url.trim_end_matches('/').to_string()
+}
+
+/// The `schema` check of an operation's success responses, as compact JSON.
+fn response_schema(doc: &Value, op: &Op, warnings: &mut Vec<String>) -> Option<String> {
+    let schema = match op.response_schemas.len() {
+        0 => None,
+        1 => Some(Schemas::new(doc).inline(&op.response_schemas[0], Side::Response)),
+        _ => Some(
+            json!({ "anyOf": op.response_schemas.iter().map(|s| Schemas::new(doc).inline(s, Side::Response)).collect::<Vec<_>>() }),
+        ),
+    };
+    let schema = schema.filter(|s| {
+        let ok = jsonschema::validator_for(s).is_ok();
+        if !ok {
+            warnings.push(format!(
+                "{}: the response schema cannot be compiled by the validator; no schema check",
+                op.label()
+            ));
+        }
+        ok && s.as_object().is_some_and(|m| !m.is_empty())
+    });
+    schema.map(|s| serde_json::to_string(&s).unwrap_or_default())
+}
+
+/// Renders the plan through the template and checks the result with `throng_ir::load_str`.
+fn render(ctx: &PlanCtx, file: &str) -> Result<String, OpenApiError> {
+    let mut env = minijinja::Environment::new();
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    let out = env
+        .render_str(
+            TEMPLATE,
+            minijinja::Value::from(minijinja::value::Serde(ctx)),
+        )
+        .map_err(|e| OpenApiError::Output {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
+    if let Err(e) = throng_ir::load_str(&out, "compiled.yaml", Path::new(".")) {
+        return Err(OpenApiError::Output {
+            file: file.to_string(),
+            message: e.to_string(),
+        });
+    }
+    Ok(out)
 }
 
 fn extractor_yaml(s: &Source) -> String {
