@@ -113,39 +113,6 @@ const USER_INPUT_KEYS: &[&str] = &[
     "note",
     "description",
 ];
-const RESERVED: &[&str] = &[
-    "base_url",
-    "uuid",
-    "timestamp",
-    "random_int",
-    "random_choice",
-    "env",
-    "vu",
-    "iteration",
-    "range",
-    "dict",
-    "namespace",
-    "debug",
-    "lipsum",
-    "cycler",
-    "joiner",
-    "true",
-    "false",
-    "none",
-    "loop",
-    "self",
-    "super",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "if",
-    "else",
-    "true",
-    "false",
-    "null",
-];
 
 static UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -304,7 +271,10 @@ pub fn infer(
     // Sign-ups: identity fields get a fresh value per iteration so each iteration is a new user.
     let mut fixed: HashMap<String, String> = HashMap::new(); // recorded value -> var
     let mut vars: Vec<VarDef> = Vec::new();
-    let mut used_names: HashSet<String> = RESERVED.iter().map(|s| s.to_string()).collect();
+    let mut used_names: HashSet<String> = throng_ir::template::reserved_names()
+        .chain(["base_url"])
+        .map(str::to_string)
+        .collect();
     for (pos, r) in reqs.iter().enumerate() {
         let e = entries[pos];
         if e.method != "POST"

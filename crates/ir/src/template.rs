@@ -31,6 +31,21 @@ const ENGINE_GLOBALS: &[&str] = &[
     "cycler",
     "joiner",
 ];
+/// Words of the template language itself.
+const KEYWORDS: &[&str] = &[
+    "true", "false", "none", "null", "loop", "self", "super", "and", "or", "not", "in", "is", "if",
+    "else",
+];
+
+/// Names a scenario variable must not take: builtins, engine globals and keywords.
+pub fn reserved_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN_FUNCTIONS
+        .iter()
+        .chain(BUILTIN_VARIABLES)
+        .chain(ENGINE_GLOBALS)
+        .chain(KEYWORDS)
+        .copied()
+}
 
 /// A string that may contain `{{ ... }}`; literal strings cost nothing to render.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,9 +21,10 @@ use super::model::{snake, Op};
 use super::schema::{Schemas, Side};
 use super::synth::Planner;
 use super::{
-    escape_strings, lit, load_spec, one_line, pct, q, response_schema, serialize_param, server_url,
-    status_text, value_text, ChainReport, ExtractCtx, Kv, OpenApiCompiled, OpenApiError,
-    OpenApiOptions, OpenApiReport, OperationReport, PlanCtx, ScenarioCtx, StepCtx,
+    escape_strings, lit, load_spec, one_line, pct, q, quoted_pairs, response_schema,
+    serialize_param, server_url, status_text, value_text, ChainReport, ExtractCtx, Kv,
+    OpenApiCompiled, OpenApiError, OpenApiOptions, OpenApiReport, OperationReport, PlanCtx,
+    ScenarioCtx, StepCtx,
 };
 
 /// One OpenAPI source description, loaded.
@@ -1176,14 +1177,7 @@ impl<'a> Ctx<'a> {
         }
         let mut seen = HashSet::new();
         let qmap: Vec<Kv> = if query.iter().all(|(k, _)| seen.insert(k.clone())) {
-            query
-                .iter()
-                .map(|(k, v)| Kv {
-                    key: q(k),
-                    value: q(v),
-                    comment: String::new(),
-                })
-                .collect()
+            quoted_pairs(query)
         } else {
             let qs: Vec<String> = query
                 .iter()
@@ -1399,14 +1393,7 @@ impl<'a> Ctx<'a> {
             method: op.method.clone(),
             url: q(&url),
             query: qmap,
-            headers: headers
-                .into_iter()
-                .map(|(k, v)| Kv {
-                    key: q(&k),
-                    value: q(&v),
-                    comment: String::new(),
-                })
-                .collect(),
+            headers: quoted_pairs(headers),
             body_kind,
             body_inline,
             body_lines,

@@ -323,6 +323,18 @@ struct Kv {
     comment: String,
 }
 
+/// Key/value pairs quoted for the YAML template, without comments.
+fn quoted_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Vec<Kv> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| Kv {
+            key: q(k.as_ref()),
+            value: q(v.as_ref()),
+            comment: String::new(),
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct ExtractCtx {
     var: String,
@@ -752,14 +764,7 @@ impl Compilation<'_> {
             query.iter().all(|(k, _)| s.insert(k.clone()))
         };
         if unique_names {
-            qmap = query
-                .iter()
-                .map(|(k, v)| Kv {
-                    key: q(k),
-                    value: q(v),
-                    comment: String::new(),
-                })
-                .collect();
+            qmap = quoted_pairs(query);
         } else {
             let qs: Vec<String> = query
                 .iter()
@@ -876,14 +881,7 @@ impl Compilation<'_> {
             method: op.method.clone(),
             url: q(&url),
             query: qmap,
-            headers: headers
-                .into_iter()
-                .map(|(k, v)| Kv {
-                    key: q(&k),
-                    value: q(&v),
-                    comment: String::new(),
-                })
-                .collect(),
+            headers: quoted_pairs(headers),
             body_kind,
             body_inline,
             body_lines,
