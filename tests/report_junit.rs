@@ -1,4 +1,5 @@
-//! `throng report --junit`: a test case per threshold and per step, failures named with why.
+//! `--junit` on `throng run` and `throng report`: a test case per threshold and per step,
+//! failures named with why; both commands write the same document for the same run.
 
 use std::process::Command;
 
@@ -16,6 +17,7 @@ fn junit_names_breached_thresholds_and_failing_steps() {
     )
     .expect("scenario");
     let results = dir.path().join("r.json");
+    let run_junit = dir.path().join("run-junit.xml");
     let out = Command::new(env!("CARGO_BIN_EXE_throng"))
         .arg("run")
         .arg(&scenario)
@@ -28,6 +30,8 @@ fn junit_names_breached_thresholds_and_failing_steps() {
             "--out",
         ])
         .arg(&results)
+        .arg("--junit")
+        .arg(&run_junit)
         .output()
         .expect("run");
     assert_eq!(
@@ -52,6 +56,11 @@ fn junit_names_breached_thresholds_and_failing_steps() {
         String::from_utf8_lossy(&out.stderr)
     );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert_eq!(
+        std::fs::read_to_string(&run_junit).expect("run --junit written"),
+        xml,
+        "run --junit and report --junit render the same run alike"
+    );
     // Well-formed, as a CI system's parser would see it.
     let parsed = Command::new("python3")
         .args(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(len(r.findall('.//testcase')), len(r.findall('.//failure')))"])

@@ -51,6 +51,9 @@ pub struct Args {
     /// Write a self-contained HTML report to this file
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Write a JUnit XML report to this file (a test case per threshold and per step)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
     /// No progress output
     #[arg(long)]
     quiet: bool,
@@ -123,7 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Ok(bad(e)),
     };
     // A results file that cannot be written must be known now, not after a long run.
-    for path in args.out.iter().chain(&args.html) {
+    for path in args.out.iter().chain(&args.html).chain(&args.junit) {
         if let Err(e) = crate::output::check_writable(path) {
             return Ok(bad(e));
         }
@@ -210,6 +213,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(html) = &args.html {
         if let Err(e) = crate::output::write_html(&results, html) {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    }
+    if let Some(junit) = &args.junit {
+        if let Err(e) = crate::output::write_junit(&results, junit) {
             eprintln!("error: {e:#}");
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
