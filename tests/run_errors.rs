@@ -124,6 +124,35 @@ fn bad_input_exits_2() {
 }
 
 #[test]
+fn unwritable_outputs_are_refused_before_the_run_starts() {
+    // /proc refuses new files whoever runs the test (root included); the missing folder
+    // is the common typo. Either way the 60 s run must not start.
+    for flag in ["--out", "--html", "--junit"] {
+        for path in ["/proc/throng-results.out", "/nonexistent-folder/r.out"] {
+            let started = std::time::Instant::now();
+            let o = throng(&[
+                "run",
+                fixture("run/health.yaml").to_str().unwrap(),
+                "--base-url",
+                &format!("http://127.0.0.1:{}", closed_port()),
+                "--duration",
+                "60s",
+                "--quiet",
+                flag,
+                path,
+            ]);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{flag} {path}: {stderr}");
+            assert!(stderr.contains(path), "{flag} {path}: {stderr}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{flag} {path}: refused only after the run"
+            );
+        }
+    }
+}
+
+#[test]
 fn abort_on_fail_stops_early_on_a_breached_error_rate() {
     let shop = throng_shop::spawn(throng_shop::ShopOptions::default());
     let dir = tempfile::tempdir().unwrap();
