@@ -17,6 +17,7 @@ pub mod pattern;
 pub mod plan;
 pub mod segment;
 pub mod shape;
+pub mod stream;
 pub mod template;
 pub mod threshold;
 pub mod time;
@@ -34,6 +35,7 @@ pub use plan::{
 };
 pub use segment::Segment;
 pub use shape::Shape;
+pub use stream::{Reply, Sse, StepKind, Ws};
 pub use template::{JsonTemplate, Template};
 pub use threshold::{LatencyStat, Metric, Op, Scope, Threshold};
 pub use time::{format_duration, parse_duration, Rate, Think};

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::Check;
 use crate::extract::Extractor;
 use crate::load::LoadSpec;
+use crate::stream::{RawSse, RawWs, StepKind};
 use crate::template::{JsonTemplate, Template};
 use crate::threshold::Threshold;
 use crate::time::{duration_schema, Think};
@@ -158,12 +159,54 @@ fn is_one(v: &u32) -> bool {
     *v == 1
 }
 
-/// One request and what to take from and assert about its response.
+/// One exchange with the server (a request, an event stream or a WebSocket session) and
+/// what to take from and assert about what came back.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawStep", into = "RawStep")]
+#[schemars(with = "RawStep")]
 pub struct Step {
     pub name: String,
+    /// The HTTP request; for `sse` and `ws` steps, the GET that opens the stream (its URL,
+    /// query and headers), so templates and default headers treat every kind alike.
     pub request: Request,
+    /// Whether the step is a plain request or a stream, and the stream's own settings.
+    pub kind: StepKind,
+    pub extract: IndexMap<String, Extractor>,
+    pub check: Vec<Check>,
+    pub think: Option<Think>,
+    pub on_fail: Option<OnFail>,
+    pub follow_redirects: Option<bool>,
+    pub timeout: Option<Duration>,
+    pub source: Option<Provenance>,
+}
+
+impl Step {
+    /// Every template of the step's request (or stream handshake) and of its stream's
+    /// messages; message templates may also read `seq` (see [`StepKind::message_templates`]).
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out = self.request.templates();
+        out.extend(self.kind.message_templates());
+        out
+    }
+}
+
+/// A step as written: exactly one of `request`, `sse` or `ws`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: String,
+    /// An HTTP request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    /// A Server-Sent Events stream, read event by event. Body checks (`json`,
+    /// `body_contains`, `body_matches`, `schema`) apply to every event's data; body
+    /// extractors read the last event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<RawSse>,
+    /// A WebSocket: each message is sent and its reply awaited. Body checks apply to every
+    /// reply; body extractors read the last reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<RawWs>,
     /// Values taken from the response; they become variables for later steps.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub extract: IndexMap<String, Extractor>,
@@ -177,9 +220,11 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_fail: Option<OnFail>,
     /// Follow redirects (default true); false shows the 3xx to checks and extractors.
+    /// Only for `request` steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_redirects: Option<bool>,
-    /// Request timeout (overrides `defaults.timeout`).
+    /// Request timeout (overrides `defaults.timeout`); for `sse` and `ws` steps, the whole
+    /// session from connecting to the last event or reply.
     #[serde(
         default,
         with = "crate::time::opt_duration_serde",
@@ -190,6 +235,87 @@ pub struct Step {
     /// Where this step came from when it was compiled from a recording.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Provenance>,
+}
+
+impl TryFrom<RawStep> for Step {
+    type Error = String;
+    fn try_from(raw: RawStep) -> Result<Self, String> {
+        // serde places step-level errors on the list of steps, so name the step (last: the
+        // first quoted text is what the diagnostic's location points at).
+        let named = |e: String| format!("{e}, in step `{}`", raw.name);
+        let kinds: Vec<&str> = [
+            raw.request.as_ref().map(|_| "request"),
+            raw.sse.as_ref().map(|_| "sse"),
+            raw.ws.as_ref().map(|_| "ws"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if kinds.len() > 1 {
+            return Err(named(format!(
+                "a step has one of `request`, `sse` or `ws`, found `{}`",
+                kinds.join("` and `")
+            )));
+        }
+        let (request, kind) = match (raw.request, raw.sse, raw.ws) {
+            (Some(r), _, _) => (r, StepKind::Http),
+            (_, Some(s), _) => {
+                let (r, s) = s.split().map_err(named)?;
+                (r, StepKind::Sse(s))
+            }
+            (_, _, Some(w)) => {
+                let (r, w) = w.split().map_err(named)?;
+                (r, StepKind::Ws(w))
+            }
+            _ => {
+                return Err(format!(
+                    "step `{}` needs one of `request`, `sse` or `ws`",
+                    raw.name
+                ))
+            }
+        };
+        if raw.follow_redirects.is_some() && kind != StepKind::Http {
+            return Err(named(format!(
+                "`follow_redirects` goes with a `request` step, not `{}`",
+                kind.key()
+            )));
+        }
+        Ok(Step {
+            name: raw.name,
+            request,
+            kind,
+            extract: raw.extract,
+            check: raw.check,
+            think: raw.think,
+            on_fail: raw.on_fail,
+            follow_redirects: raw.follow_redirects,
+            timeout: raw.timeout,
+            source: raw.source,
+        })
+    }
+}
+
+impl From<Step> for RawStep {
+    fn from(s: Step) -> Self {
+        let (request, sse, ws) = match s.kind {
+            StepKind::Http => (Some(s.request), None, None),
+            StepKind::Sse(sse) => (None, Some(RawSse::join(s.request, sse)), None),
+            StepKind::Ws(ws) => (None, None, Some(RawWs::join(s.request, ws))),
+        };
+        RawStep {
+            name: s.name,
+            request,
+            sse,
+            ws,
+            extract: s.extract,
+            check: s.check,
+            think: s.think,
+            on_fail: s.on_fail,
+            follow_redirects: s.follow_redirects,
+            timeout: s.timeout,
+            source: s.source,
+        }
+    }
 }
 
 /// The recording a compiled step came from, for `throng verify`.
@@ -410,7 +536,9 @@ impl Plan {
             }
             step.timeout = step.timeout.or(d.timeout);
             step.think = step.think.or(d.think);
-            step.follow_redirects = step.follow_redirects.or(d.follow_redirects);
+            if step.kind == StepKind::Http {
+                step.follow_redirects = step.follow_redirects.or(d.follow_redirects);
+            }
             step.on_fail = step.on_fail.or(d.on_fail);
         }
         self

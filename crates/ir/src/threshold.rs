@@ -31,6 +31,9 @@ pub enum Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
     Latency(LatencyStat),
+    /// Per-message latency of `sse` and `ws` steps (`message_p95`): the time between
+    /// events, or a message's round trip.
+    MessageLatency(LatencyStat),
     ErrorRate,
     Rps,
     Checks,
@@ -114,7 +117,11 @@ impl Threshold {
             (Op::Gt, &after[1..])
         };
         let value_text = value_text.trim();
-        let metric = match metric_text {
+        let (message, stat_text) = match metric_text.strip_prefix("message_") {
+            Some(stat) => (true, stat),
+            None => (false, metric_text),
+        };
+        let metric = match stat_text {
             "min" => Metric::Latency(LatencyStat::Min),
             "mean" | "avg" => Metric::Latency(LatencyStat::Mean),
             "p50" | "median" => Metric::Latency(LatencyStat::P50),
@@ -126,14 +133,23 @@ impl Threshold {
             "error_rate" => Metric::ErrorRate,
             "rps" => Metric::Rps,
             "checks" => Metric::Checks,
-            other => {
+            _ => {
                 return Err(err(&format!(
-                    "unknown metric `{other}` (use p50, p90, p95, p99, p999, min, max, mean, error_rate, rps or checks)"
+                    "unknown metric `{metric_text}` (use p50, p90, p95, p99, p999, min, max, mean, error_rate, rps or checks; message_p95 and the like for stream messages)"
                 )))
             }
         };
+        let metric = match metric {
+            Metric::Latency(stat) if message => Metric::MessageLatency(stat),
+            _ if message => {
+                return Err(err(&format!(
+                    "unknown metric `{metric_text}`: `message_` goes with a latency such as message_p95"
+                )))
+            }
+            m => m,
+        };
         let bound = match metric {
-            Metric::Latency(_) => {
+            Metric::Latency(_) | Metric::MessageLatency(_) => {
                 parse_duration(value_text)
                     .map_err(|e| err(&e))?
                     .as_secs_f64()
@@ -208,8 +224,8 @@ impl JsonSchema for Threshold {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "[step[NAME].|scenario[NAME].](p50|p90|p95|p99|p999|min|max|mean|error_rate|rps|checks) (<|<=|>|>=) VALUE",
-            "pattern": r"^\s*((step|scenario)\[[^\]]+\]\.)?(p50|median|p90|p95|p99|p999|p99\.9|min|max|mean|avg|error_rate|rps|checks)\s*(<=|>=|<|>)\s*\S+\s*$"
+            "description": "[step[NAME].|scenario[NAME].]([message_](p50|p90|p95|p99|p999|min|max|mean)|error_rate|rps|checks) (<|<=|>|>=) VALUE",
+            "pattern": r"^\s*((step|scenario)\[[^\]]+\]\.)?((message_)?(p50|median|p90|p95|p99|p999|p99\.9|min|max|mean|avg)|error_rate|rps|checks)\s*(<=|>=|<|>)\s*\S+\s*$"
         })
     }
 }
@@ -236,5 +252,11 @@ mod tests {
             .unwrap_err()
             .contains("missing unit"));
         assert!(Threshold::parse("checks > 150%").is_err());
+        let t = Threshold::parse("step[echo].message_p95 < 20ms").unwrap();
+        assert_eq!(
+            (t.metric, t.bound),
+            (Metric::MessageLatency(LatencyStat::P95), 20.0)
+        );
+        assert!(Threshold::parse("message_rps > 1").is_err());
     }
 }

@@ -12,8 +12,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::plan::Plan;
+use crate::stream::{StepKind, MESSAGE_SEQ};
 use crate::template::{Template, BUILTIN_FUNCTIONS, BUILTIN_VARIABLES};
-use crate::threshold::Scope;
+use crate::threshold::{Metric, Scope};
 use crate::Diagnostic;
 
 static TRAILING_LOCATION: LazyLock<Regex> =
@@ -217,6 +218,19 @@ pub(crate) fn validate(plan: &mut Plan, src: &str, file: &str, base_dir: &Path) 
                     )
                 });
             }
+            let messages = step.kind.message_templates();
+            if !messages.is_empty() {
+                let mut with_seq = known.clone();
+                with_seq.insert(MESSAGE_SEQ.to_string());
+                for t in messages {
+                    check_refs(t, &with_seq, plan, &mut |msg| {
+                        report(
+                            loc.text_after(step_at.0, t.source()),
+                            format!("step `{}`: {msg}", step.name),
+                        )
+                    });
+                }
+            }
             for name in step.extract.keys() {
                 if BUILTIN_VARIABLES.contains(&name.as_str())
                     || BUILTIN_FUNCTIONS.contains(&name.as_str())
@@ -262,6 +276,31 @@ pub(crate) fn validate(plan: &mut Plan, src: &str, file: &str, base_dir: &Path) 
                 loc.text_from(0, th.expr()),
                 format!("threshold `{}`: no {kind} named `{name}`{hint}", th.expr()),
             );
+            continue;
+        }
+        // Only streams have messages: a message threshold elsewhere would pass on no data.
+        if matches!(th.metric, Metric::MessageLatency(_)) {
+            let streams = plan
+                .scenarios
+                .iter()
+                .filter(|s| kind == "step" || &s.name == name)
+                .flat_map(|s| &s.steps)
+                .filter(|st| kind == "scenario" || &st.name == name)
+                .any(|st| st.kind != StepKind::Http);
+            if !streams {
+                let why = if kind == "step" {
+                    "is not an `sse` or `ws` step"
+                } else {
+                    "has no `sse` or `ws` step"
+                };
+                report(
+                    loc.text_from(0, th.expr()),
+                    format!(
+                        "threshold `{}`: {kind} `{name}` {why}, so it has no messages",
+                        th.expr()
+                    ),
+                );
+            }
         }
     }
     out

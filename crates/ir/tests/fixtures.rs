@@ -133,6 +133,12 @@ fn every_documented_key_appears_in_the_examples() {
         "follow_redirects:",
         "secrets:",
         "schema:",
+        "sse:",
+        "events:",
+        "ws:",
+        "send:",
+        "count:",
+        "expect: any",
     ] {
         assert!(all.contains(key), "no example scenario uses `{key}`");
     }

@@ -26,7 +26,7 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    fn new(category: Category, message: impl Into<String>) -> TransportError {
+    pub fn new(category: Category, message: impl Into<String>) -> TransportError {
         TransportError {
             category,
             message: message.into(),
@@ -88,7 +88,7 @@ pub struct Client {
     conns: Vec<Conn>,
 }
 
-fn classify_io(e: &std::io::Error) -> Category {
+pub fn classify_io(e: &std::io::Error) -> Category {
     use std::io::ErrorKind::*;
     match e.kind() {
         TimedOut => Category::Timeout,
@@ -98,7 +98,7 @@ fn classify_io(e: &std::io::Error) -> Category {
     }
 }
 
-fn classify_hyper(e: &hyper::Error) -> (Category, String) {
+pub fn classify_hyper(e: &hyper::Error) -> (Category, String) {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
@@ -115,6 +115,43 @@ fn classify_hyper(e: &hyper::Error) -> (Category, String) {
     }
 }
 
+/// Opens a TCP connection to `origin` (resolving its host, within [`CONNECT_TIMEOUT`]).
+pub async fn tcp_connect(origin: &Origin) -> Result<TcpStream, TransportError> {
+    let addr = match origin.host.parse::<std::net::IpAddr>() {
+        Ok(ip) => std::net::SocketAddr::new(ip, origin.port),
+        Err(_) => {
+            let mut addrs = tokio::net::lookup_host((origin.host.as_str(), origin.port))
+                .await
+                .map_err(|e| {
+                    TransportError::new(
+                        Category::Dns,
+                        format!("cannot resolve {}: {e}", origin.host),
+                    )
+                })?;
+            addrs.next().ok_or_else(|| {
+                TransportError::new(Category::Dns, format!("{} has no address", origin.host))
+            })?
+        }
+    };
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Err(_) => {
+            return Err(TransportError::new(
+                Category::Timeout,
+                format!("connect to {addr} timed out"),
+            ))
+        }
+        Ok(Err(e)) => {
+            return Err(TransportError::new(
+                classify_io(&e),
+                format!("connect to {addr}: {e}"),
+            ))
+        }
+        Ok(Ok(s)) => s,
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
 impl Client {
     async fn connect(origin: &Origin) -> Result<SendRequest<Full<Bytes>>, TransportError> {
         if origin.https {
@@ -123,42 +160,14 @@ impl Client {
                 "https is not supported by this build of throng",
             ));
         }
-        let addr = match origin.host.parse::<std::net::IpAddr>() {
-            Ok(ip) => std::net::SocketAddr::new(ip, origin.port),
-            Err(_) => {
-                let mut addrs = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-                    .await
-                    .map_err(|e| {
-                        TransportError::new(
-                            Category::Dns,
-                            format!("cannot resolve {}: {e}", origin.host),
-                        )
-                    })?;
-                addrs.next().ok_or_else(|| {
-                    TransportError::new(Category::Dns, format!("{} has no address", origin.host))
-                })?
-            }
-        };
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(TransportError::new(
-                    Category::Timeout,
-                    format!("connect to {addr} timed out"),
-                ))
-            }
-            Ok(Err(e)) => {
-                return Err(TransportError::new(
-                    classify_io(&e),
-                    format!("connect to {addr}: {e}"),
-                ))
-            }
-            Ok(Ok(s)) => s,
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = tcp_connect(origin).await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| {
-                TransportError::new(Category::Protocol, format!("handshake with {addr}: {e}"))
+                TransportError::new(
+                    Category::Protocol,
+                    format!("handshake with {}:{}: {e}", origin.host, origin.port),
+                )
             })?;
         tokio::spawn(async move {
             let _ = conn.await;
@@ -224,6 +233,12 @@ impl Client {
                 Err(TransportError::new(c, m))
             }
         }
+    }
+
+    /// Closes the connection to `origin`, if any: for a response abandoned before its end
+    /// (an event stream read far enough), which leaves the connection unusable.
+    pub fn discard(&mut self, origin: &Origin) {
+        self.conns.retain(|c| &c.origin != origin);
     }
 
     async fn open(

@@ -16,9 +16,12 @@ mod metrics;
 mod program;
 mod respond;
 pub mod results;
+mod sse;
+mod stream;
 mod summary;
 pub mod thresholds;
 mod vu;
+mod ws;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,8 +36,8 @@ pub use cookies::CookieJar;
 pub use merge::{merge, MergeError};
 pub use results::{
     decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms,
-    LatencySummary, NamedHistogram, RunResults, ScenarioResult, StepResult, ThresholdResult,
-    TimelinePoint, Totals,
+    LatencySummary, MessageStats, NamedHistogram, RunResults, ScenarioResult, StepResult,
+    ThresholdResult, TimelinePoint, Totals,
 };
 pub use summary::{parse_rfc3339, rfc3339};
 pub use thresholds::evaluate as evaluate_thresholds;
@@ -237,6 +240,11 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
                 .map(move |st| (s.name.clone(), st.name.clone()))
         })
         .collect();
+    let stream_kinds: Vec<Option<&'static str>> = program
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter().map(|st| st.kind.stream_name()))
+        .collect();
     let scenario_names: Vec<String> = program.scenarios.iter().map(|s| s.name.clone()).collect();
     let shared = Arc::new(vu::Shared {
         shards: metrics::Shards::new(workers + 1, program.step_count, program.scenarios.len()),
@@ -258,6 +266,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         started_at,
         load: load.describe(),
         steps: names,
+        stream_kinds,
         scenarios: scenario_names,
         segment: (!segment.is_whole()).then(|| segment.to_string()),
     };
@@ -344,7 +353,7 @@ fn check_columns(plan: &Plan, feeders: &[feeders::FeederData]) -> Result<(), Str
         plan.vars.values().flat_map(|v| v.templates()).collect();
     for s in &plan.scenarios {
         for st in &s.steps {
-            templates.extend(st.request.templates());
+            templates.extend(st.templates());
             templates.extend(st.check.iter().flat_map(|c| c.templates()));
         }
     }
@@ -372,6 +381,8 @@ struct Meta {
     started_at: SystemTime,
     load: String,
     steps: Vec<(String, String)>,
+    /// Per step: `sse` or `ws` for streaming steps.
+    stream_kinds: Vec<Option<&'static str>>,
     scenarios: Vec<String>,
     segment: Option<String>,
 }
@@ -389,7 +400,10 @@ fn build_results(
     let mut errors = std::collections::BTreeMap::new();
     let mut steps = Vec::new();
     let mut step_hists = Vec::new();
-    for ((scenario, step), rec) in meta.steps.iter().zip(&agg.steps) {
+    for (((scenario, step), rec), kind) in meta.steps.iter().zip(&agg.steps).zip(&meta.stream_kinds)
+    {
+        let empty = metrics::MessageRec::default();
+        let msgs = kind.map(|k| (k, rec.messages.as_deref().unwrap_or(&empty)));
         let _ = overall.add(&rec.hist);
         let mut errs = std::collections::BTreeMap::new();
         for (c, n) in &rec.categories {
@@ -419,11 +433,25 @@ fn build_results(
                     count: *c,
                 })
                 .collect(),
+            messages: msgs.map(|(k, m)| MessageStats {
+                kind: k.to_string(),
+                sent: m.sent,
+                received: m.received,
+                latency_ms: LatencySummary::of(&m.hist),
+                first_ms: (k == "sse").then(|| LatencySummary::of(&m.first)),
+            }),
         });
         step_hists.push(NamedHistogram {
             scenario: scenario.clone(),
             step: step.clone(),
             hdr: encode_histogram(&rec.hist),
+            messages_hdr: msgs
+                .map(|(_, m)| encode_histogram(&m.hist))
+                .unwrap_or_default(),
+            first_message_hdr: msgs
+                .filter(|(k, _)| *k == "sse")
+                .map(|(_, m)| encode_histogram(&m.first))
+                .unwrap_or_default(),
         });
     }
     let mut iter_hist = new_histogram();
@@ -442,6 +470,7 @@ fn build_results(
             scenario: name.clone(),
             step: String::new(),
             hdr: encode_histogram(&rec.hist),
+            ..Default::default()
         });
     }
     let requests: u64 = steps.iter().map(|s| s.requests).sum();

@@ -13,7 +13,8 @@ use throng_ir::{Segment, Threshold};
 use crate::metrics::MAX_FAILURE_SAMPLES;
 use crate::results::{
     decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms,
-    LatencySummary, NamedHistogram, RunResults, ScenarioResult, StepResult, TimelinePoint, Totals,
+    LatencySummary, MessageStats, NamedHistogram, RunResults, ScenarioResult, StepResult,
+    TimelinePoint, Totals,
 };
 
 /// Why results cannot be merged (bad input: the CLI exits with 2).
@@ -121,6 +122,12 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
     let mut step_hists: Vec<Histogram<u64>> = first.steps.iter().map(|_| new_histogram()).collect();
     let mut scen_hists: Vec<Histogram<u64>> =
         first.scenarios.iter().map(|_| new_histogram()).collect();
+    // Streaming steps: per-message latencies and times to the first message.
+    let mut msg_hists: Vec<(Histogram<u64>, Histogram<u64>)> = first
+        .steps
+        .iter()
+        .map(|_| (new_histogram(), new_histogram()))
+        .collect();
     let mut steps: Vec<StepResult> = first
         .steps
         .iter()
@@ -152,6 +159,24 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
                 i,
             )?;
             let m = &mut steps[j];
+            if let Some(msgs) = &s.messages {
+                let named = &r.histograms.steps[j];
+                add(&mut msg_hists[j].0, &decode(i, &named.messages_hdr)?, i)?;
+                add(
+                    &mut msg_hists[j].1,
+                    &decode(i, &named.first_message_hdr)?,
+                    i,
+                )?;
+                let into = m.messages.get_or_insert_with(|| MessageStats {
+                    kind: msgs.kind.clone(),
+                    ..Default::default()
+                });
+                into.sent += msgs.sent;
+                into.received += msgs.received;
+                if msgs.first_ms.is_some() {
+                    into.first_ms = Some(LatencySummary::default());
+                }
+            }
             m.requests += s.requests;
             m.failed += s.failed;
             m.checks_passed += s.checks_passed;
@@ -199,9 +224,15 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
             }
         }
     }
-    for (s, h) in steps.iter_mut().zip(&step_hists) {
+    for ((s, h), (msg, first)) in steps.iter_mut().zip(&step_hists).zip(&msg_hists) {
         s.rps = s.requests as f64 / secs;
         s.latency_ms = LatencySummary::of(h);
+        if let Some(m) = s.messages.as_mut() {
+            m.latency_ms = LatencySummary::of(msg);
+            if m.first_ms.is_some() {
+                m.first_ms = Some(LatencySummary::of(first));
+            }
+        }
     }
     for (s, h) in scenarios.iter_mut().zip(&scen_hists) {
         s.latency_ms = LatencySummary::of(h);
@@ -240,10 +271,22 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
             steps: steps
                 .iter()
                 .zip(&step_hists)
-                .map(|(s, h)| NamedHistogram {
+                .zip(&msg_hists)
+                .map(|((s, h), (msg, first))| NamedHistogram {
                     scenario: s.scenario.clone(),
                     step: s.step.clone(),
                     hdr: encode_histogram(h),
+                    messages_hdr: s
+                        .messages
+                        .as_ref()
+                        .map(|_| encode_histogram(msg))
+                        .unwrap_or_default(),
+                    first_message_hdr: s
+                        .messages
+                        .as_ref()
+                        .and_then(|m| m.first_ms.as_ref())
+                        .map(|_| encode_histogram(first))
+                        .unwrap_or_default(),
                 })
                 .collect(),
             scenarios: scenarios
@@ -253,6 +296,7 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
                     scenario: s.name.clone(),
                     step: String::new(),
                     hdr: encode_histogram(h),
+                    ..Default::default()
                 })
                 .collect(),
             iterations: encode_histogram(&iterations),
@@ -513,6 +557,7 @@ mod tests {
                 message: "status 503".into(),
                 count: failed,
             }],
+            messages: None,
         };
         let scenario = ScenarioResult {
             name: "shop".into(),
@@ -575,11 +620,13 @@ mod tests {
                     scenario: "shop".into(),
                     step: "get".into(),
                     hdr: hdr.clone(),
+                    ..Default::default()
                 }],
                 scenarios: vec![NamedHistogram {
                     scenario: "shop".into(),
                     step: String::new(),
                     hdr: hdr.clone(),
+                    ..Default::default()
                 }],
                 iterations: hdr,
             },

@@ -29,6 +29,9 @@ pub enum Category {
     Tls,
     Protocol,
     BodyTooLarge,
+    /// The server ended an event stream or closed a WebSocket before the expected events
+    /// or replies arrived.
+    StreamClosed,
     Check,
     Extract,
     Template,
@@ -45,6 +48,7 @@ impl Category {
             Category::Tls => "tls",
             Category::Protocol => "protocol",
             Category::BodyTooLarge => "body_too_large",
+            Category::StreamClosed => "stream_closed",
             Category::Check => "check",
             Category::Extract => "extract",
             Category::Template => "template",
@@ -62,6 +66,67 @@ pub struct StepRec {
     pub categories: HashMap<Category, u64>,
     pub statuses: HashMap<u16, u64>,
     pub samples: Vec<(String, u64)>,
+    /// Messages of `sse` and `ws` steps; allocated on first use, so plain HTTP steps do not
+    /// carry two more histograms per shard.
+    pub messages: Option<Box<MessageRec>>,
+}
+
+/// What the messages of a streaming step measured.
+#[derive(Clone)]
+pub struct MessageRec {
+    /// SSE: the gap between consecutive events; WebSocket: each message's round trip.
+    pub hist: Histogram<u64>,
+    /// SSE: from the start of the step to the first event.
+    pub first: Histogram<u64>,
+    pub sent: u64,
+    pub received: u64,
+}
+
+impl Default for MessageRec {
+    fn default() -> Self {
+        MessageRec::new()
+    }
+}
+
+impl MessageRec {
+    fn new() -> MessageRec {
+        MessageRec {
+            hist: new_histogram(),
+            first: new_histogram(),
+            sent: 0,
+            received: 0,
+        }
+    }
+
+    fn drain_into(&mut self, into: &mut MessageRec) {
+        for (a, b) in [
+            (&mut self.hist, &mut into.hist),
+            (&mut self.first, &mut into.first),
+        ] {
+            if !a.is_empty() {
+                let _ = b.add(&*a);
+                a.reset();
+            }
+        }
+        into.sent += std::mem::take(&mut self.sent);
+        into.received += std::mem::take(&mut self.received);
+    }
+}
+
+/// Message counts and latencies of part of one streaming step, handed to
+/// [`Recorder::messages`]; a step records in batches so a long stream holds no big buffer.
+#[derive(Default)]
+pub struct MessageBatch {
+    pub sent: u64,
+    pub received: u64,
+    pub first: Option<Duration>,
+    /// Per-message latencies in microseconds.
+    pub latencies_us: Vec<u64>,
+}
+
+impl MessageBatch {
+    /// Latencies buffered before the batch is flushed to the shard mid-stream.
+    pub const FLUSH_AT: usize = 1024;
 }
 
 impl StepRec {
@@ -75,6 +140,7 @@ impl StepRec {
             categories: HashMap::new(),
             statuses: HashMap::new(),
             samples: Vec::new(),
+            messages: None,
         }
     }
 
@@ -103,6 +169,12 @@ impl StepRec {
         }
         for (m, c) in self.samples.drain(..) {
             into.add_sample(&m, c);
+        }
+        if let Some(m) = self.messages.as_mut() {
+            m.drain_into(
+                into.messages
+                    .get_or_insert_with(|| Box::new(MessageRec::new())),
+            );
         }
     }
 }
@@ -191,6 +263,21 @@ impl Recorder {
             *s.categories.entry(cat).or_default() += 1;
             s.add_sample(message, 1);
             self.interval_errors += 1;
+        }
+    }
+
+    /// Adds a batch of a streaming step's messages, and empties the batch.
+    pub fn messages(&mut self, step: usize, batch: &mut MessageBatch) {
+        let m = self.steps[step]
+            .messages
+            .get_or_insert_with(|| Box::new(MessageRec::new()));
+        m.sent += std::mem::take(&mut batch.sent);
+        m.received += std::mem::take(&mut batch.received);
+        if let Some(first) = batch.first.take() {
+            m.first.saturating_record(micros(first));
+        }
+        for us in batch.latencies_us.drain(..) {
+            m.hist.saturating_record(us);
         }
     }
 

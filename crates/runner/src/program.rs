@@ -3,15 +3,18 @@
 //! compiled, header names validated. Nothing here is parsed again per request.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use minijinja::{Environment, Expression, Value};
 use throng_ir::{
-    Body, Check, Extractor, JsonTemplate, OnFail, Part, Plan, Template, Think, ValueExpect,
+    Body, Check, Extractor, JsonTemplate, OnFail, Part, Plan, Reply, StepKind, Template, Think,
+    ValueExpect,
 };
+
+static EVENT_STREAM: LazyLock<Template> = LazyLock::new(|| Template::literal("text/event-stream"));
 
 /// Request timeout when neither the step nor `defaults` sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -114,6 +117,59 @@ pub struct CheckPlan {
     pub schema: Option<jsonschema::Validator>,
 }
 
+/// What kind of exchange a step is, with what a stream needs.
+pub enum KindPlan {
+    Http,
+    /// Read events; stop after `events` (None: when the server ends the stream).
+    Sse {
+        events: Option<u64>,
+    },
+    Ws(WsPlan),
+}
+
+impl KindPlan {
+    /// `sse` or `ws` for a streaming step, None for a request.
+    pub fn stream_name(&self) -> Option<&'static str> {
+        match self {
+            KindPlan::Http => None,
+            KindPlan::Sse { .. } => Some("sse"),
+            KindPlan::Ws(_) => Some("ws"),
+        }
+    }
+}
+
+/// A WebSocket session: `count` messages cycling through `messages`, each awaited by its
+/// reply; with `echo`, the reply must repeat the message.
+pub struct WsPlan {
+    pub messages: Vec<Message>,
+    pub count: u64,
+    pub echo: bool,
+}
+
+/// One WebSocket message: literal text prepared once, or a template rendered per message
+/// (with `seq` set).
+pub enum Message {
+    Fixed(String),
+    Json(Json),
+}
+
+impl Message {
+    /// The text sent: a rendered string as is, any other JSON value as JSON.
+    pub fn render(&self, ctx: &Value) -> Result<String, String> {
+        match self {
+            Message::Fixed(s) => Ok(s.clone()),
+            Message::Json(j) => Ok(match j.render(ctx)? {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            }),
+        }
+    }
+
+    pub fn is_fixed(&self) -> bool {
+        matches!(self, Message::Fixed(_))
+    }
+}
+
 pub struct ExtractPlan {
     pub name: String,
     pub extractor: Extractor,
@@ -139,6 +195,14 @@ pub struct StepPlan {
     pub follow_redirects: bool,
     pub timeout: Duration,
     pub needs_body: bool,
+    pub kind: KindPlan,
+}
+
+impl StepPlan {
+    /// Assertions the step makes: its checks, plus a WebSocket echo expectation.
+    pub fn check_count(&self) -> u64 {
+        self.checks.len() as u64 + matches!(&self.kind, KindPlan::Ws(w) if w.echo) as u64
+    }
 }
 
 pub struct ScenarioPlan {
@@ -217,7 +281,7 @@ fn freeze_environment(
         .collect();
     for s in &plan.scenarios {
         for st in &s.steps {
-            all.extend(st.request.templates());
+            all.extend(st.templates());
             all.extend(st.check.iter().flat_map(Check::templates));
         }
     }
@@ -298,6 +362,12 @@ pub fn compile(
                     .map_err(|_| format!("step `{}`: invalid header name `{k}`", st.name))?;
                 header_src.retain(|(n, _)| n != name);
                 header_src.push((name, v));
+            }
+            // An event stream is asked for as one unless the step says otherwise.
+            if matches!(st.kind, StepKind::Sse(_))
+                && !header_src.iter().any(|(n, _)| n == http::header::ACCEPT)
+            {
+                header_src.push((http::header::ACCEPT, &EVENT_STREAM));
             }
             let mut headers = Vec::new();
             let mut fixed_headers = Vec::new();
@@ -393,9 +463,31 @@ pub fn compile(
                 .collect::<Vec<_>>();
             let needs_body = st.check.iter().any(Check::needs_body)
                 || st.extract.values().any(Extractor::needs_body);
-            let fixed_uri = match url.literal() {
-                Some(u) => literal_query_uri(u, &query),
-                None => None,
+            let kind = match &st.kind {
+                StepKind::Http => KindPlan::Http,
+                StepKind::Sse(sse) => KindPlan::Sse {
+                    events: sse.events.map(u64::from),
+                },
+                StepKind::Ws(ws) => KindPlan::Ws(WsPlan {
+                    messages: ws
+                        .send
+                        .iter()
+                        .map(|m| {
+                            Ok(match c.json(m)? {
+                                Json::Lit(serde_json::Value::String(s)) => Message::Fixed(s),
+                                Json::Lit(v) => Message::Fixed(v.to_string()),
+                                j => Message::Json(j),
+                            })
+                        })
+                        .collect::<Result<_, String>>()?,
+                    count: ws.total() as u64,
+                    echo: ws.expect == Reply::Echo,
+                }),
+            };
+            // A WebSocket URL is only known once `http` is mapped to `ws`: never pre-parsed.
+            let fixed_uri = match (url.literal(), &kind) {
+                (Some(u), KindPlan::Http | KindPlan::Sse { .. }) => literal_query_uri(u, &query),
+                _ => None,
             };
             steps.push(StepPlan {
                 id,
@@ -420,6 +512,7 @@ pub fn compile(
                     .or(plan.defaults.timeout)
                     .unwrap_or(DEFAULT_TIMEOUT),
                 needs_body,
+                kind,
             });
             id += 1;
         }

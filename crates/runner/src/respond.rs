@@ -19,6 +19,8 @@ pub struct Seen<'a> {
     pub elapsed: Duration,
     /// Parsed lazily, once, and shared by every JSON check and extractor of the step.
     pub json: Option<Result<serde_json::Value, String>>,
+    /// What `body` is, for failure messages: "body", or a stream's "data" / "reply".
+    pub label: &'static str,
 }
 
 impl Seen<'_> {
@@ -32,7 +34,8 @@ impl Seen<'_> {
     fn json(&mut self) -> Result<&serde_json::Value, String> {
         if self.json.is_none() {
             let parsed = match self.body {
-                Some(b) => serde_json::from_slice(b).map_err(|e| format!("body is not JSON: {e}")),
+                Some(b) => serde_json::from_slice(b)
+                    .map_err(|e| format!("{} is not JSON: {e}", self.label)),
                 None => Err("no body".into()),
             };
             self.json = Some(parsed);
@@ -53,10 +56,11 @@ impl Seen<'_> {
         }
         let cut: String = t.chars().take(160).collect();
         let cut = cut.replace(['\n', '\r'], " ");
+        let label = self.label;
         if t.chars().count() > 160 {
-            format!(" (body: {cut}…)")
+            format!(" ({label}: {cut}…)")
         } else {
-            format!(" (body: {cut})")
+            format!(" ({label}: {cut})")
         }
     }
 }

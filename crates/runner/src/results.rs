@@ -131,6 +131,27 @@ pub struct StepResult {
     /// The first distinct failure messages, with how often each occurred.
     #[serde(default)]
     pub failures: Vec<FailureSample>,
+    /// For `sse` and `ws` steps: their messages and per-message latency. (`latency_ms`
+    /// above is then the time to the stream's opening response.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<MessageStats>,
+}
+
+/// The messages of a streaming step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MessageStats {
+    /// `sse` or `ws`.
+    pub kind: String,
+    /// Messages sent (WebSocket; 0 for SSE).
+    pub sent: u64,
+    /// Events (SSE) or replies (WebSocket) received.
+    pub received: u64,
+    /// SSE: the time between consecutive events of a stream; WebSocket: each message's
+    /// round trip, from sending it to its reply.
+    pub latency_ms: LatencySummary,
+    /// SSE: the time from the start of the step to the stream's first event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ms: Option<LatencySummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,6 +230,12 @@ pub struct NamedHistogram {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub step: String,
     pub hdr: String,
+    /// Streaming steps: the per-message latencies of [`MessageStats::latency_ms`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub messages_hdr: String,
+    /// SSE steps: the times to the first event of [`MessageStats::first_ms`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub first_message_hdr: String,
 }
 
 /// Lowest and highest trackable values (µs) and precision of every histogram throng writes.

@@ -74,6 +74,7 @@ pub fn render(r: &RunResults) -> String {
         t.rps,
         &t.latency_ms,
     );
+    streams(&mut out, r, width, multi);
     let _ = writeln!(
         out,
         "\n  iterations: {} ({} failed, {} dropped, {} interrupted), iteration p50 {} p95 {} p99 {}",
@@ -125,6 +126,50 @@ pub fn render(r: &RunResults) -> String {
         }
     }
     out
+}
+
+/// The messages of `sse` and `ws` steps, whose latencies in the table above are those of
+/// the opening response.
+fn streams(out: &mut String, r: &RunResults, width: usize, multi: bool) {
+    let rows: Vec<_> = r
+        .steps
+        .iter()
+        .filter_map(|s| s.messages.as_ref().map(|m| (s, m)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n  messages (sse: time between events; ws: round trip; first: to the first event)"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>4} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "step", "kind", "received", "sent", "p50", "p90", "p95", "p99", "max", "first p50"
+    );
+    for (s, m) in rows {
+        let name = if multi {
+            format!("{}/{}", s.scenario, s.step)
+        } else {
+            s.step.clone()
+        };
+        let name: String = name.chars().take(width).collect();
+        let l = &m.latency_ms;
+        let _ = writeln!(
+            out,
+            "  {name:<width$}  {:>4} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            m.kind,
+            m.received,
+            m.sent,
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.max),
+            m.first_ms.map_or("-".into(), |f| ms(f.p50)),
+        );
+    }
 }
 
 fn ms(v: f64) -> String {

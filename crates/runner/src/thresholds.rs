@@ -69,8 +69,12 @@ pub fn measure(t: &Threshold, results: &RunResults) -> Option<f64> {
             let failed: u64 = steps.iter().map(|(_, s)| s.checks_failed).sum();
             (passed + failed > 0).then(|| passed as f64 / (passed + failed) as f64)
         }
-        Metric::Latency(stat) => {
-            let h = scope_histogram(&t.scope, results, &steps)?;
+        Metric::Latency(stat) | Metric::MessageLatency(stat) => {
+            let h = if matches!(t.metric, Metric::MessageLatency(_)) {
+                message_histogram(results, &steps)?
+            } else {
+                scope_histogram(&t.scope, results, &steps)?
+            };
             if h.is_empty() {
                 return None;
             }
@@ -83,6 +87,19 @@ pub fn measure(t: &Threshold, results: &RunResults) -> Option<f64> {
             })
         }
     }
+}
+
+/// The per-message latencies of the streaming steps in scope.
+fn message_histogram(
+    results: &RunResults,
+    steps: &[(usize, &StepResult)],
+) -> Option<Histogram<u64>> {
+    let mut merged = new_histogram();
+    for (i, _) in steps.iter().filter(|(_, s)| s.messages.is_some()) {
+        let h = results.histograms.steps.get(*i)?;
+        merged.add(&decode_histogram(&h.messages_hdr).ok()?).ok()?;
+    }
+    Some(merged)
 }
 
 fn scope_histogram(
@@ -121,6 +138,7 @@ mod tests {
                 scenario: scenario.into(),
                 step: step.into(),
                 hdr: encode_histogram(&h),
+                ..Default::default()
             });
             out.push(StepResult {
                 scenario: scenario.into(),

@@ -19,7 +19,7 @@ use crate::cookies::CookieJar;
 use crate::feeders::FeederData;
 use crate::http::{read_body, Client, ConnUse, Origin, TransportError};
 use crate::metrics::{Category, RequestRecord, Shards};
-use crate::program::{append_query, BodyPlan, PartPlan, Program, ScenarioPlan, StepPlan};
+use crate::program::{append_query, BodyPlan, KindPlan, PartPlan, Program, ScenarioPlan, StepPlan};
 use crate::respond::{self, Seen};
 
 /// Response bodies read for checks and extractors are capped; bigger ones fail the step.
@@ -82,8 +82,8 @@ pub struct Vu {
     /// What keys this iteration's randomness, independent of how the load is split:
     /// (global VU, its iteration) in the closed model, the global arrival in the open one.
     key: [u64; 2],
-    client: Client,
-    jar: CookieJar,
+    pub(crate) client: Client,
+    pub(crate) jar: CookieJar,
     rng: SmallRng,
 }
 
@@ -104,9 +104,9 @@ pub fn think_duration(t: &Think, rng: &mut impl Rng) -> Duration {
     }
 }
 
-struct StepResult {
-    failed: bool,
-    extracted: Vec<(String, Value)>,
+pub(crate) struct StepResult {
+    pub failed: bool,
+    pub extracted: Vec<(String, Value)>,
 }
 
 impl Vu {
@@ -239,7 +239,59 @@ impl Vu {
         IterEnd::Done { failed }
     }
 
-    fn build_uri(step: &StepPlan, ctx: &Value) -> Result<Uri, String> {
+    /// The step's headers: literal ones as compiled, templated ones rendered.
+    pub(crate) fn render_headers(step: &StepPlan, ctx: &Value) -> Result<HeaderMap, String> {
+        let mut headers =
+            HeaderMap::with_capacity(step.fixed_headers.len() + step.headers.len() + 3);
+        for (k, v) in &step.fixed_headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        for (k, t) in &step.headers {
+            let v = t.render(ctx)?;
+            headers.insert(
+                k.clone(),
+                HeaderValue::from_str(&v)
+                    .map_err(|_| format!("invalid value for header `{k}`: {v:?}"))?,
+            );
+        }
+        Ok(headers)
+    }
+
+    /// Adds `Host` (unless set) and the jar's cookies for `uri` to a request head.
+    pub(crate) fn finish_head(&self, uri: &Uri, origin: &Origin, head: &mut HeaderMap) {
+        if !head.contains_key(HOST) {
+            if let Some(a) = uri.authority() {
+                if let Ok(v) = HeaderValue::from_str(a.as_str()) {
+                    head.insert(HOST, v);
+                }
+            }
+        }
+        if !self.jar.is_empty() {
+            let now = SystemTime::now();
+            if let Some(c) = self
+                .jar
+                .header_for(&origin.host, uri.path(), origin.https, now)
+            {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    head.insert(COOKIE, v);
+                }
+            }
+        }
+    }
+
+    /// Keeps the cookies a response sets.
+    pub(crate) fn store_cookies(&mut self, headers: &HeaderMap, origin: &Origin, path: &str) {
+        if headers.contains_key(SET_COOKIE) {
+            let now = SystemTime::now();
+            for v in headers.get_all(SET_COOKIE) {
+                if let Ok(v) = v.to_str() {
+                    self.jar.store(v, &origin.host, path, now);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn build_uri(step: &StepPlan, ctx: &Value) -> Result<Uri, String> {
         if let Some(u) = &step.fixed_uri {
             return Ok(u.clone());
         }
@@ -325,6 +377,14 @@ impl Vu {
     }
 
     async fn step(&mut self, sh: &Shared, step: &StepPlan, ctx: &Value) -> StepResult {
+        match &step.kind {
+            KindPlan::Http => self.http_step(sh, step, ctx).await,
+            KindPlan::Sse { events } => crate::sse::step(self, sh, step, ctx, *events).await,
+            KindPlan::Ws(ws) => crate::ws::step(self, sh, step, ws, ctx).await,
+        }
+    }
+
+    async fn http_step(&mut self, sh: &Shared, step: &StepPlan, ctx: &Value) -> StepResult {
         let start = Instant::now();
         let mut usage = ConnUse::default();
         let mut sent: u64 = 0;
@@ -332,19 +392,7 @@ impl Vu {
 
         let prepared = (|| -> Result<(Uri, HeaderMap, Bytes), String> {
             let uri = Vu::build_uri(step, ctx)?;
-            let mut headers =
-                HeaderMap::with_capacity(step.fixed_headers.len() + step.headers.len() + 3);
-            for (k, v) in &step.fixed_headers {
-                headers.insert(k.clone(), v.clone());
-            }
-            for (k, t) in &step.headers {
-                let v = t.render(ctx)?;
-                headers.insert(
-                    k.clone(),
-                    HeaderValue::from_str(&v)
-                        .map_err(|_| format!("invalid value for header `{k}`: {v:?}"))?,
-                );
-            }
+            let mut headers = Vu::render_headers(step, ctx)?;
             let (body, ct) = Vu::build_body(step, ctx, &mut self.rng)?;
             if let Some(ct) = ct {
                 if !headers.contains_key(CONTENT_TYPE) {
@@ -417,6 +465,7 @@ impl Vu {
                     body: body_bytes.as_ref(),
                     elapsed,
                     json: None,
+                    label: "body",
                 };
                 let mut passed = 0;
                 let mut failed_checks = 0;
@@ -517,21 +566,7 @@ impl Vu {
                         message: e.to_string(),
                     })?;
             let mut head = headers.clone();
-            if !head.contains_key(HOST) {
-                if let Some(a) = uri.authority() {
-                    if let Ok(v) = HeaderValue::from_str(a.as_str()) {
-                        head.insert(HOST, v);
-                    }
-                }
-            }
-            if !self.jar.is_empty() {
-                let now = SystemTime::now();
-                if let Some(c) = self.jar.header_for(&origin.host, &path, origin.https, now) {
-                    if let Ok(v) = HeaderValue::from_str(&c) {
-                        head.insert(COOKIE, v);
-                    }
-                }
-            }
+            self.finish_head(&uri, &origin, &mut head);
             *sent += request_size(&method, &pq, &head, body.len()) as u64;
             // Built on demand: a retry on a fresh connection needs a second copy, the
             // common case needs none.
@@ -546,14 +581,7 @@ impl Vu {
             let status = resp.status().as_u16();
             let (parts, incoming) = resp.into_parts();
             *received += head_size(&parts.headers) as u64;
-            if parts.headers.contains_key(SET_COOKIE) {
-                let now = SystemTime::now();
-                for v in parts.headers.get_all(SET_COOKIE) {
-                    if let Ok(v) = v.to_str() {
-                        self.jar.store(v, &origin.host, &path, now);
-                    }
-                }
-            }
+            self.store_cookies(&parts.headers, &origin, &path);
             let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
             if redirect && step.follow_redirects && hops < MAX_REDIRECTS {
                 if let Some(next) = parts
@@ -611,7 +639,7 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
 }
 
 /// Bytes on the wire, estimated from the parts (hyper does not report them).
-fn request_size(
+pub(crate) fn request_size(
     method: &Method,
     pq: &http::uri::PathAndQuery,
     headers: &HeaderMap,
@@ -625,7 +653,7 @@ fn request_size(
     line + headers + 2 + body_len
 }
 
-fn head_size(headers: &HeaderMap) -> usize {
+pub(crate) fn head_size(headers: &HeaderMap) -> usize {
     17 + headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)

@@ -1,0 +1,318 @@
+//! `sse` steps: a GET on the VU's own connection whose `text/event-stream` response is read
+//! event by event, until the expected number of events, the end of the stream, or the
+//! step's timeout. Each event's data is judged by the body checks; the gaps between events
+//! (and the time to the first) are recorded per step.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use minijinja::Value;
+
+use crate::http::{classify_hyper, read_body, Origin, TransportError};
+use crate::metrics::Category;
+use crate::program::StepPlan;
+use crate::stream::{of, Head, Session};
+use crate::vu::{head_size, request_size, Shared, StepResult, Vu, MAX_BODY_BYTES};
+
+/// Runs one `sse` step; `events` is how many to read (None: until the stream ends).
+pub(crate) async fn step(
+    vu: &mut Vu,
+    sh: &Shared,
+    step: &StepPlan,
+    ctx: &Value,
+    events: Option<u64>,
+) -> StepResult {
+    let mut s = Session::new(step);
+    if let Err(e) = read(vu, sh, step, ctx, events, &mut s).await {
+        s.broke(e);
+    }
+    s.finish(vu, sh)
+}
+
+async fn read(
+    vu: &mut Vu,
+    sh: &Shared,
+    step: &StepPlan,
+    ctx: &Value,
+    events: Option<u64>,
+    s: &mut Session<'_>,
+) -> Result<(), TransportError> {
+    let deadline = s.deadline();
+    let timeout = throng_ir::format_duration(step.timeout);
+    let template = |e: String| {
+        TransportError::new(Category::Template, format!("cannot build the request: {e}"))
+    };
+    let uri = Vu::build_uri(step, ctx).map_err(template)?;
+    let mut head = Vu::render_headers(step, ctx).map_err(template)?;
+    let origin = Origin::of(&uri)?;
+    vu.finish_head(&uri, &origin, &mut head);
+    let pq = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    s.sent += request_size(&Method::GET, &pq, &head, 0) as u64;
+    let make = || {
+        let mut req = Request::new(Full::new(Bytes::new()));
+        *req.uri_mut() = http::Uri::from(pq.clone());
+        *req.headers_mut() = head.clone();
+        req
+    };
+    let resp = tokio::time::timeout_at(deadline, vu.client.send(&origin, make, &mut s.usage))
+        .await
+        .map_err(|_| {
+            TransportError::new(Category::Timeout, format!("no response within {timeout}"))
+        })??;
+    let latency = s.start().elapsed();
+    let (parts, mut body) = resp.into_parts();
+    s.received += head_size(&parts.headers) as u64;
+    vu.store_cookies(&parts.headers, &origin, uri.path());
+    let status = parts.status.as_u16();
+    let is_stream = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim())
+        .map(str::to_ascii_lowercase);
+    let head = Head {
+        status,
+        headers: parts.headers,
+        latency,
+        host: origin.host.clone(),
+    };
+    if !(200..300).contains(&status) {
+        // Not a stream: read the (bounded) body so the failure shows what the server said.
+        let (bytes, n) = tokio::time::timeout_at(deadline, read_body(body, true, MAX_BODY_BYTES))
+            .await
+            .unwrap_or(Ok((None, 0)))
+            .unwrap_or((None, 0));
+        s.received += n;
+        s.head(head, bytes.as_ref(), ctx);
+        return Ok(());
+    }
+    if !s.head(head, None, ctx) {
+        vu.client.discard(&origin);
+        return Ok(());
+    }
+    if is_stream.as_deref() != Some("text/event-stream") {
+        vu.client.discard(&origin);
+        return Err(TransportError::new(
+            Category::Protocol,
+            format!(
+                "expected an event stream, got content type {}",
+                is_stream.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    }
+
+    let mut parser = Parser::new(MAX_BODY_BYTES);
+    let mut n: u64 = 0;
+    let mut previous: Option<Instant> = None;
+    let ended = loop {
+        if events == Some(n) {
+            break false;
+        }
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                vu.client.discard(&origin);
+                return Err(TransportError::new(
+                    Category::Timeout,
+                    format!("{} events within {timeout}", of(n, events)),
+                ));
+            }
+            Ok(None) => break true,
+            Ok(Some(Err(e))) => {
+                let (category, m) = classify_hyper(&e);
+                return Err(TransportError::new(
+                    category,
+                    format!("reading the stream after {} events: {m}", of(n, events)),
+                ));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        let now = Instant::now();
+        s.received += chunk.len() as u64;
+        parser.push(&chunk);
+        while events != Some(n) {
+            let data = match parser.next_event() {
+                Ok(Some(d)) => d,
+                Ok(None) => break,
+                Err(e) => {
+                    vu.client.discard(&origin);
+                    return Err(TransportError::new(Category::BodyTooLarge, e));
+                }
+            };
+            n += 1;
+            s.arrived(sh, previous, now);
+            previous = Some(now);
+            s.message(n, "event", data, ctx);
+        }
+    };
+    if !ended {
+        // Stopped reading a stream the server still holds open: the connection cannot
+        // carry another request.
+        vu.client.discard(&origin);
+    }
+    match events {
+        Some(want) if n < want => Err(TransportError::new(
+            Category::StreamClosed,
+            format!("the stream ended after {}", of(n, events)),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An incremental `text/event-stream` parser (HTML Living Standard, "Server-sent events"):
+/// lines end with CRLF, LF or CR; `data:` lines accumulate; a blank line dispatches the
+/// event if it has data; comments (`:`) and other fields are skipped. Only data is kept:
+/// it is what checks and extractors read.
+pub struct Parser {
+    /// Unparsed bytes: at most a partial line once `next_event` returns None.
+    buf: Vec<u8>,
+    pos: usize,
+    data: Vec<u8>,
+    has_data: bool,
+    /// The last line ended with CR, so a leading LF in the next chunk ends nothing.
+    after_cr: bool,
+    at_start: bool,
+    cap: usize,
+}
+
+impl Parser {
+    /// `cap` bounds one event (and one line) in bytes.
+    pub fn new(cap: usize) -> Parser {
+        Parser {
+            buf: Vec::new(),
+            pos: 0,
+            data: Vec::new(),
+            has_data: false,
+            after_cr: false,
+            at_start: true,
+            cap,
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The data of the next complete event, or None until more input arrives.
+    pub fn next_event(&mut self) -> Result<Option<Bytes>, String> {
+        loop {
+            if self.at_start {
+                let bom = "\u{feff}".as_bytes();
+                if self.buf.len() < bom.len() && bom.starts_with(&self.buf) {
+                    return Ok(None);
+                }
+                if self.buf.starts_with(bom) {
+                    self.pos = bom.len();
+                }
+                self.at_start = false;
+            }
+            if self.after_cr && self.pos < self.buf.len() {
+                if self.buf[self.pos] == b'\n' {
+                    self.pos += 1;
+                }
+                self.after_cr = false;
+            }
+            let rest = &self.buf[self.pos..];
+            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+                if rest.len() + self.data.len() > self.cap {
+                    return Err(format!(
+                        "an event over the {} MiB limit",
+                        self.cap / (1024 * 1024)
+                    ));
+                }
+                return Ok(None);
+            };
+            let cr = rest[end] == b'\r';
+            let line_start = self.pos;
+            self.pos += end + 1;
+            if cr {
+                if self.pos < self.buf.len() {
+                    if self.buf[self.pos] == b'\n' {
+                        self.pos += 1;
+                    }
+                } else {
+                    self.after_cr = true;
+                }
+            }
+            let line = &self.buf[line_start..line_start + end];
+            if line.is_empty() {
+                if !self.has_data {
+                    continue;
+                }
+                self.has_data = false;
+                // The data buffer ends with the LF added after its last line.
+                self.data.pop();
+                return Ok(Some(Bytes::from(std::mem::take(&mut self.data))));
+            }
+            let (field, value) = match line.iter().position(|&b| b == b':') {
+                Some(0) => continue,
+                Some(i) => {
+                    let v = &line[i + 1..];
+                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+                }
+                None => (line, &[][..]),
+            };
+            if field == b"data" {
+                if self.data.len() + value.len() > self.cap {
+                    return Err(format!(
+                        "an event over the {} MiB limit",
+                        self.cap / (1024 * 1024)
+                    ));
+                }
+                self.data.extend_from_slice(value);
+                self.data.push(b'\n');
+                self.has_data = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(chunks: &[&[u8]]) -> Vec<String> {
+        let mut p = Parser::new(1024);
+        let mut out = Vec::new();
+        for c in chunks {
+            p.push(c);
+            while let Some(d) = p.next_event().unwrap() {
+                out.push(String::from_utf8(d.to_vec()).unwrap());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn events_split_anywhere_parse_the_same() {
+        let text = b"\xef\xbb\xbf: comment\nid: 1\ndata: {\"a\":1}\n\nevent: x\ndata:two\r\ndata: lines\r\n\r\ndata\n\nretry: 5\n\n";
+        let whole = all(&[text]);
+        assert_eq!(whole, vec!["{\"a\":1}", "two\nlines", ""]);
+        for cut in 1..text.len() {
+            assert_eq!(all(&[&text[..cut], &text[cut..]]), whole, "cut at {cut}");
+        }
+        // Bare CR line endings, split between CR and LF of a CRLF too.
+        assert_eq!(all(&[b"data: a\r\r"]), vec!["a"]);
+        assert_eq!(all(&[b"data: a\r", b"\n\r", b"\n"]), vec!["a"]);
+    }
+
+    #[test]
+    fn an_unterminated_event_is_not_dispatched_and_oversize_fails() {
+        assert!(all(&[b"data: partial\n"]).is_empty());
+        let mut p = Parser::new(8);
+        p.push(b"data: 0123456789\n\n");
+        assert!(p.next_event().is_err());
+    }
+}
