@@ -79,6 +79,12 @@ pub struct Args {
     /// Print the results JSON as one line, as the last line of output (for `kubectl logs`)
     #[arg(long)]
     print_results: bool,
+    /// Do not verify TLS certificates (self-signed test systems only; prints a warning)
+    #[arg(long)]
+    insecure: bool,
+    /// Also trust the CA certificates in this PEM file (repeatable)
+    #[arg(long = "ca-cert", value_name = "FILE", conflicts_with = "insecure")]
+    ca_certs: Vec<PathBuf>,
     /// Seed for randomness (`uuid()`, random rows, scenario choice); default: from
     /// --start-at, so the segments of one split share it
     #[arg(long, value_name = "N")]
@@ -197,7 +203,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         segment,
         start_at,
+        tls: throng_runner::TlsOptions {
+            insecure: args.insecure,
+            ca_certs: args.ca_certs.clone(),
+        },
     };
+    if args.insecure {
+        eprintln!(
+            "warning: --insecure: TLS certificates are not verified; responses may come from \
+             anyone between throng and the target"
+        );
+    }
 
     let result = crate::execute::run_plan(plan, opts)?;
     let results = match result {

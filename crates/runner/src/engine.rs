@@ -177,7 +177,7 @@ pub async fn execute(
                             let done = finished_ids.0.clone();
                             let h = tasks.spawn(async move {
                                 let g = sh.segment.global(i as u64);
-                                let mut vu = Vu::new(g + 1, sh.run_seed);
+                                let mut vu = Vu::new(g + 1, sh.run_seed, &sh.tls);
                                 while (i as u64) < target.load(Ordering::Relaxed)
                                     && sh.claim_iteration()
                                 {
@@ -244,7 +244,7 @@ pub async fn execute(
                     None if created < max_vus => {
                         let g = sh.segment.global(created);
                         created += 1;
-                        Vu::new(g + 1, sh.run_seed)
+                        Vu::new(g + 1, sh.run_seed, &sh.tls)
                     }
                     None => {
                         dropped.fetch_add(1, Ordering::Relaxed);

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::metrics::Category;
+use crate::tls::Tls;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -86,14 +87,16 @@ pub struct ConnUse {
 #[derive(Default)]
 pub struct Client {
     conns: Vec<Conn>,
+    /// The run's TLS client; without one, `https://` is refused.
+    tls: Option<Tls>,
 }
 
 pub fn classify_io(e: &std::io::Error) -> Category {
     use std::io::ErrorKind::*;
     match e.kind() {
         TimedOut => Category::Timeout,
-        ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | BrokenPipe
-        | AddrNotAvailable | AddrInUse => Category::Connect,
+        // hyper reports malformed framing (a bad chunk size line, say) as invalid data.
+        InvalidData | InvalidInput => Category::Protocol,
         _ => Category::Connect,
     }
 }
@@ -152,27 +155,51 @@ pub async fn tcp_connect(origin: &Origin) -> Result<TcpStream, TransportError> {
     Ok(stream)
 }
 
-impl Client {
-    async fn connect(origin: &Origin) -> Result<SendRequest<Full<Bytes>>, TransportError> {
-        if origin.https {
+/// Opens a connection to `origin` (TLS for https) and starts its HTTP/1.1 driver task.
+async fn connect(
+    origin: &Origin,
+    tls: Option<&Tls>,
+) -> Result<SendRequest<Full<Bytes>>, TransportError> {
+    let stream = tcp_connect(origin).await?;
+    let handshake_failed = |e: hyper::Error| {
+        TransportError::new(
+            Category::Protocol,
+            format!("handshake with {}:{}: {e}", origin.host, origin.port),
+        )
+    };
+    // Two arms because the driver task's type depends on the stream's.
+    if origin.https {
+        let Some(tls) = tls else {
             return Err(TransportError::new(
                 Category::Tls,
-                "https is not supported by this build of throng",
+                "https needs a TLS client, and this runner was built without one",
             ));
-        }
-        let stream = tcp_connect(origin).await?;
+        };
+        let stream = tls.handshake(origin, stream).await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| {
-                TransportError::new(
-                    Category::Protocol,
-                    format!("handshake with {}:{}: {e}", origin.host, origin.port),
-                )
-            })?;
+            .map_err(handshake_failed)?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
         Ok(sender)
+    } else {
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(handshake_failed)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+}
+
+impl Client {
+    pub fn new(tls: Option<Tls>) -> Client {
+        Client {
+            conns: Vec::new(),
+            tls,
+        }
     }
 
     /// Sends a request to `origin` and returns the response head; the body is the caller's
@@ -246,7 +273,7 @@ impl Client {
         origin: &Origin,
         usage: &mut ConnUse,
     ) -> Result<usize, TransportError> {
-        let sender = Client::connect(origin).await?;
+        let sender = connect(origin, self.tls.as_ref()).await?;
         usage.opened += 1;
         self.conns.push(Conn {
             origin: origin.clone(),

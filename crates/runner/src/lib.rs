@@ -20,6 +20,7 @@ mod sse;
 mod stream;
 mod summary;
 pub mod thresholds;
+mod tls;
 mod vu;
 mod ws;
 
@@ -41,6 +42,7 @@ pub use results::{
 };
 pub use summary::{parse_rfc3339, rfc3339};
 pub use thresholds::evaluate as evaluate_thresholds;
+pub use tls::TlsOptions;
 
 /// How to run a plan; everything not set here comes from the plan.
 #[derive(Debug, Clone)]
@@ -72,6 +74,8 @@ pub struct RunOptions {
     pub segment: Segment,
     /// Wait for this instant before starting (the shared start of a split load).
     pub start_at: Option<SystemTime>,
+    /// How `https://` targets are trusted.
+    pub tls: TlsOptions,
 }
 
 impl Default for RunOptions {
@@ -89,6 +93,7 @@ impl Default for RunOptions {
             seed: None,
             segment: Segment::WHOLE,
             start_at: None,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -102,6 +107,8 @@ pub enum RunError {
     Data(String),
     #[error("{0}")]
     Compile(String),
+    #[error("{0}")]
+    Tls(String),
     #[error("{0}")]
     Env(String),
 }
@@ -218,6 +225,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
     }
     let program = program::compile(&plan, &overrides, Arc::new(opts.env.clone()))
         .map_err(RunError::Compile)?;
+    let tls = tls::Tls::new(&opts.tls).map_err(RunError::Tls)?;
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let shared_seed = opts.start_at.map(|at| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -259,6 +267,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         active: AtomicU64::new(0),
         data_exhausted: AtomicBool::new(false),
         segment,
+        tls,
     });
     let (start, started_at) = wait_for_start(&opts, &stop).await;
     let meta = Meta {
@@ -269,6 +278,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         stream_kinds,
         scenarios: scenario_names,
         segment: (!segment.is_whole()).then(|| segment.to_string()),
+        insecure: opts.tls.insecure,
     };
     let partial_meta = meta.clone();
     let thresholds = plan.thresholds.clone();
@@ -385,6 +395,7 @@ struct Meta {
     stream_kinds: Vec<Option<&'static str>>,
     scenarios: Vec<String>,
     segment: Option<String>,
+    insecure: bool,
 }
 
 fn build_results(
@@ -518,6 +529,7 @@ fn build_results(
         ended_at_ms: unix_ms(meta.started_at + elapsed),
         segments_merged: 0,
         merged_segments: Vec::new(),
+        insecure: meta.insecure,
     };
     results.thresholds = thresholds::evaluate(thresholds, &results);
     results

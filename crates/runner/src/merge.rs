@@ -315,6 +315,7 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
         ended_at_ms: end_ms,
         segments_merged: inputs.iter().map(|r| r.segments_merged.max(1)).sum(),
         merged_segments: merged_segments.iter().map(|s| s.to_string()).collect(),
+        insecure: inputs.iter().any(|r| r.insecure),
     };
     out.thresholds = crate::thresholds::evaluate(&thresholds, &out);
     Ok(out)
@@ -638,6 +639,7 @@ mod tests {
             ended_at_ms: start_ms + 2000,
             segments_merged: 0,
             merged_segments: Vec::new(),
+            insecure: false,
         }
     }
 

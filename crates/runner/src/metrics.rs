@@ -32,6 +32,8 @@ pub enum Category {
     /// The server ended an event stream or closed a WebSocket before the expected events
     /// or replies arrived.
     StreamClosed,
+    /// A redirect chain longer than the runner follows (usually a loop).
+    TooManyRedirects,
     Check,
     Extract,
     Template,
@@ -49,6 +51,7 @@ impl Category {
             Category::Protocol => "protocol",
             Category::BodyTooLarge => "body_too_large",
             Category::StreamClosed => "stream_closed",
+            Category::TooManyRedirects => "too_many_redirects",
             Category::Check => "check",
             Category::Extract => "extract",
             Category::Template => "template",

@@ -55,6 +55,9 @@ pub struct RunResults {
     /// The segments (`I/N`) among the merged results, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_segments: Vec<String>,
+    /// True when certificates were not verified (`--insecure`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

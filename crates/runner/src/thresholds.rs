@@ -175,6 +175,7 @@ mod tests {
             ended_at_ms: 0,
             segments_merged: 0,
             merged_segments: Vec::new(),
+            insecure: false,
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Shared {
     pub data_exhausted: AtomicBool,
     /// This process's share of the load.
     pub segment: throng_ir::Segment,
+    /// The run's TLS client, shared by every VU's connections.
+    pub tls: crate::tls::Tls,
 }
 
 impl Shared {
@@ -110,12 +112,12 @@ pub(crate) struct StepResult {
 }
 
 impl Vu {
-    pub fn new(id: u64, run_seed: u64) -> Vu {
+    pub fn new(id: u64, run_seed: u64, tls: &crate::tls::Tls) -> Vu {
         Vu {
             id,
             iteration: 0,
             key: [id, 0],
-            client: Client::default(),
+            client: Client::new(Some(tls.clone())),
             jar: CookieJar::default(),
             rng: SmallRng::seed_from_u64(seed(&[run_seed, id])),
         }
@@ -602,6 +604,17 @@ impl Vu {
                     uri = next;
                     continue;
                 }
+            }
+            if redirect && step.follow_redirects && parts.headers.contains_key(LOCATION) {
+                // One more hop was asked for than we follow: a loop, most likely.
+                let location = parts.headers.get(LOCATION).and_then(|l| l.to_str().ok());
+                return Err(TransportError::new(
+                    Category::TooManyRedirects,
+                    format!(
+                        "stopped after {MAX_REDIRECTS} redirects; the last one ({status}) points to {}",
+                        location.unwrap_or("?")
+                    ),
+                ));
             }
             let status_fails = step
                 .checks
