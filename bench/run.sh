@@ -1,137 +1,228 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks of throng against peers measured in the same run, on loopback only.
-# Prints a table of ratios (throng / peer) with raw figures and PASS/FAIL per target of issue 8.
+# Side-by-side benchmarks of throng against peers measured in the same run, on loopback only
+# (issue 8). Prints a table: target | throng | peer | ratio | limit | PASS/FAIL, with raw figures.
 #
-#   bench/run.sh            # all comparisons (about 5 minutes after the builds)
-#   RUNS=5 bench/run.sh     # more repetitions per tool (medians are reported)
+#   bench/run.sh               # every comparison, about 4 minutes after the build
+#   QUICK=1 bench/run.sh       # shorter runs, one repetition: about 2 minutes after the build
+#   RUNS=5 bench/run.sh        # more repetitions of the one-step comparison (medians reported)
+#   SKIP_BUILD=1 THRONG=path bench/run.sh   # use an existing binary
 #
-# Method: nginx (1 worker, keep-alive, access log off) serves a 50-byte file on 127.0.0.1 pinned to
-# CPU 1; every load generator is pinned to CPU 0 (taskset). CPU time (user + sys) comes from
-# /usr/bin/time; the figure of merit is the generator's CPU microseconds per request.
+# Method: nginx (1 worker, keep-alive, access_log off) serves a 50-byte file on 127.0.0.1 pinned
+# to CPU 1 (`taskset`); every load generator is pinned to CPU 0. CPU time (user + sys) comes from
+# /usr/bin/time; the figure of merit is the generator's CPU microseconds per request. The server's
+# own CPU use during each run is read from /proc, so "server-limited" is visible in the output.
+# Everything it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-RUNS=${RUNS:-3}
-N=${N:-100000}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  RUNS=${RUNS:-1}; N=${N:-60000}; WRK_D=${WRK_D:-2}; J_ITER=${J_ITER:-1000}; L_TIME=${L_TIME:-10}
+  O_DUR=${O_DUR:-10}; M_DUR=${M_DUR:-10}; S_DUR=${S_DUR:-30}
+else
+  RUNS=${RUNS:-3}; N=${N:-150000}; WRK_D=${WRK_D:-3}; J_ITER=${J_ITER:-2000}; L_TIME=${L_TIME:-20}
+  O_DUR=${O_DUR:-20}; M_DUR=${M_DUR:-20}; S_DUR=${S_DUR:-60}
+fi
 CONNS=50
+RATE=${RATE:-20000}
+IDLE_VUS=${IDLE_VUS:-10000}
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/bench-release}
+OUT=${OUT:-$ROOT/bench/out}
+mkdir -p "$OUT"
+
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; rm -rf "$work"' EXIT
+chmod 755 "$work" # nginx workers run as `nobody` and must read the document root
+NGINX_PID=""; SHOP_PID=""; BG_PID=""
+cleanup() {
+  [ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null || true
+  [ -n "$SHOP_PID" ] && kill "$SHOP_PID" 2>/dev/null || true
+  if [ -f "$work/nginx.pid" ]; then kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; fi
+  sleep 0.2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 need() { command -v "$1" >/dev/null 2>&1; }
-echo "== installing peers if missing"
-if ! need wrk || ! need nginx || [ ! -x /usr/bin/time ]; then
-  apt-get update -qq && apt-get install -y -qq wrk nginx-light time >/dev/null
+echo "== peers (installed if missing)"
+if ! need wrk || ! need nginx || [ ! -x /usr/bin/time ] || ! need taskset; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light time util-linux >/dev/null
 fi
 need oha || cargo install oha --locked --quiet
 python3 -c 'import locust' 2>/dev/null || python3 -m pip install --quiet locust
-ulimit -n 65536 || true
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" -ge $((IDLE_VUS + 1000)) ] || echo "warning: open-file limit $(ulimit -n) is below $IDLE_VUS VUs"
 
-echo "== building throng (release)"
-cargo build --release --quiet --bin throng
-THRONG=$ROOT/target/release/throng
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "== building throng (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  CARGO_TARGET_DIR=$CARGO_TARGET_DIR cargo build --release --quiet --bin throng
+fi
+THRONG=${THRONG:-$CARGO_TARGET_DIR/release/throng}
 
-# --- nginx on a free port, pinned to CPU 1 ---
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/www" "$work/logs"
-printf '%050d' 0 > "$work/www/health"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_timeout 300s;
-  keepalive_requests 100000000;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp; uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  server { listen 127.0.0.1:$port; location / { root $work/www; default_type application/json; } }
+# --- nginx on a free port, pinned to CPU 1 (bench/lib.sh) ---
+. bench/lib.sh
+start_nginx "$work"
+HZ=$(getconf CLK_TCK)
+
+# cpu_ticks PID: user + system clock ticks of a process so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# measure NAME SERVER_PID CMD...: runs CMD pinned to CPU 0 under /usr/bin/time. Writes
+# NAME.time ("user sys maxrss_kb wall_s rc") and NAME.srv (server CPU busy fraction).
+measure() {
+  local name=$1 spid=$2; shift 2
+  local t0 rc=0; t0=$(cpu_ticks "$spid")
+  /usr/bin/time -o "$work/$name.time.raw" -f "%U %S %M %e %x" taskset -c 0 "$@" > "$work/$name.out" 2> "$work/$name.err" || rc=$?
+  local t1; t1=$(cpu_ticks "$spid")
+  cp "$work/$name.time.raw" "$work/$name.time"
+  python3 -c "import sys; w=float(open('$work/$name.time').read().split()[3]); print(($t1-$t0)/$HZ/max(w,1e-3))" > "$work/$name.srv"
+  return 0
 }
-CONF
-mkdir -p "$work/tmp"
-taskset -c 1 nginx -c "$work/nginx.conf" -p "$work"
-TARGET=http://127.0.0.1:$port
-for _ in $(seq 50); do curl -sf "$TARGET/health" >/dev/null && break; sleep 0.1; done
-
-# timed CMD...: runs pinned to CPU 0; prints "cpu_seconds max_rss_kb wall_seconds" to $work/time
-timed() { /usr/bin/time -o "$work/time" -f "%U %S %M %e" taskset -c 0 "$@"; }
-cpu_s() { awk '{print $1 + $2}' "$work/time"; }
-rss_kb() { awk '{print $3}' "$work/time"; }
-wall_s() { awk '{print $4}' "$work/time"; }
-median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+cpu_s() { awk '{print $1 + $2}' "$work/$1.time"; }
+field() { awk -v i="$2" '{print $i}' "$work/$1.time"; }
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$1" "$2"; }
+res() { echo "$1=$2" >> "$work/results.env"; }
+: > "$work/results.env"
+res commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+res dirty "$(git status --short crates 2>/dev/null | wc -l)"; res quick "$QUICK"; res runs "$RUNS"; res n "$N"; res rate "$RATE"; res odur "$O_DUR"; res vus "$IDLE_VUS"; res load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-declare -A CPU RPS
-for tool in wrk oha throng; do CPU[$tool]=""; RPS[$tool]=""; done
-echo "== one-step GET, $CONNS connections, $N requests, $RUNS runs each (interleaved)"
+echo "== one-step GET against nginx: $CONNS connections, $RUNS run(s) each, interleaved"
 for run in $(seq "$RUNS"); do
-  timed wrk -t1 -c$CONNS -d3s "$TARGET/health" > "$work/wrk.out"
+  measure wrk "$NGINX_WORKER" wrk -t1 -c$CONNS -d${WRK_D}s "$TARGET/health"
   reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
-  CPU[wrk]+=" $(python3 -c "print($(cpu_s) * 1e6 / $reqs)")"; RPS[wrk]+=" $(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")"
-  sleep 1
-  timed oha -n "$N" -c $CONNS --no-tui --output-format json "$TARGET/health" > "$work/oha.json"
-  ok=$(jget "$work/oha.json" 'sum(v for k, v in d["statusCodeDistribution"].items() if k.startswith("2"))')
-  CPU[oha]+=" $(python3 -c "print($(cpu_s) * 1e6 / $ok)")"; RPS[oha]+=" $(jget "$work/oha.json" 'd["summary"]["requestsPerSec"]')"
-  sleep 1
-  timed "$THRONG" run bench/one-step.yaml --base-url "$TARGET" --vus $CONNS --iterations "$N" --no-think --quiet --out "$work/t.json" >/dev/null
-  reqs=$(jget "$work/t.json" 'd["totals"]["requests"] - d["totals"]["failed_requests"]')
-  CPU[throng]+=" $(python3 -c "print($(cpu_s) * 1e6 / $reqs)")"; RPS[throng]+=" $(jget "$work/t.json" 'd["totals"]["rps"]')"
-  sleep 1
+  res "wrk.$run" "$(cpu_s wrk) $reqs $(awk '/Requests\/sec/ {print $2}' "$work/wrk.out") $(cat "$work/wrk.srv") $(field wrk 3)"
+  sleep 0.5
+  measure oha "$NGINX_WORKER" oha -n "$N" -c $CONNS --no-tui --output-format json "$TARGET/health"
+  ok=$(jget "$work/oha.out" 'sum(v for k, v in d["statusCodeDistribution"].items() if k.startswith("2"))')
+  res "oha.$run" "$(cpu_s oha) $ok $(jget "$work/oha.out" 'd["summary"]["requestsPerSec"]') $(cat "$work/oha.srv") $(field oha 3)"
+  sleep 0.5
+  measure throng "$NGINX_WORKER" "$THRONG" run bench/one-step.yaml --base-url "$TARGET" --vus $CONNS \
+    --iterations "$N" --no-think --quiet --out "$work/t.json"
+  ok=$(jget "$work/t.json" 'd["totals"]["requests"] - d["totals"]["failed_requests"]')
+  res "throng.$run" "$(cpu_s throng) $ok $(jget "$work/t.json" 'd["totals"]["rps"]') $(cat "$work/throng.srv") $(field throng 3)"
+  echo "   run $run: wrk $(awk '/Requests\/sec/ {print $2}' "$work/wrk.out") req/s, oha $(jget "$work/oha.out" 'round(d["summary"]["requestsPerSec"])') req/s, throng $(jget "$work/t.json" 'round(d["totals"]["rps"])') req/s"
+  sleep 0.5
 done
-declare -A CPUM RPSM
-for tool in wrk oha throng; do CPUM[$tool]=$(median ${CPU[$tool]}); RPSM[$tool]=$(median ${RPS[$tool]}); done
 
-echo "== ten-step shop journey vs Locust FastHttpUser"
-shop_log="$work/shop.log"
-taskset -c 1 "$THRONG" shop --addr 127.0.0.1:0 > "$shop_log" &
-for _ in $(seq 50); do grep -q listening "$shop_log" 2>/dev/null && break; sleep 0.1; done
-SHOP=$(head -1 "$shop_log" | sed 's/listening on //')
-timed "$THRONG" run fixtures/scenarios/shop-journey.yaml --base-url "$SHOP" --vus 20 --iterations 2000 --no-think --quiet --out "$work/j.json" >/dev/null
-j_reqs=$(jget "$work/j.json" 'd["totals"]["requests"]')
-j_failed=$(jget "$work/j.json" 'd["totals"]["failed_requests"]')
-J_CPU=$(python3 -c "print($(cpu_s) * 1e6 / $j_reqs)")
-timed locust -f bench/locustfile.py --headless -u 20 -r 20 --run-time 20s --host "$SHOP" --only-summary --csv "$work/locust" >/dev/null 2>&1 || true
-l_reqs=$(python3 -c "import csv; print([r for r in csv.DictReader(open('$work/locust_stats.csv')) if r['Name']=='Aggregated'][0]['Request Count'])")
-L_CPU=$(python3 -c "print($(cpu_s) * 1e6 / $l_reqs)")
+echo "== ten-step shop journey: throng vs Locust FastHttpUser (shop pinned to CPU 1)"
+taskset -c 1 "$THRONG" shop --addr 127.0.0.1:0 > "$work/shop.log" 2>&1 &
+SHOP_PID=$!
+for _ in $(seq 100); do grep -q listening "$work/shop.log" 2>/dev/null && break; sleep 0.1; done
+SHOP=$(sed -n 's/^listening on //p' "$work/shop.log" | head -1)
+[ -n "$SHOP" ] || { echo "the shop did not start"; cat "$work/shop.log"; exit 1; }
+measure journey "$SHOP_PID" "$THRONG" run fixtures/scenarios/shop-journey.yaml --base-url "$SHOP" --vus 20 \
+  --iterations "$J_ITER" --no-think --quiet --out "$work/j.json"
+res journey "$(cpu_s journey) $(jget "$work/j.json" 'd["totals"]["requests"]') $(jget "$work/j.json" 'd["totals"]["failed_requests"]') $(jget "$work/j.json" 'd["totals"]["rps"]') $(cat "$work/journey.srv")"
+measure locust "$SHOP_PID" locust -f bench/locustfile.py --headless -u 20 -r 20 --run-time "${L_TIME}s" \
+  --host "$SHOP" --only-summary --csv "$work/locust" --loglevel WARNING
+l_row=$(python3 - "$work/locust_stats.csv" <<'PY'
+import csv, sys
+r = [r for r in csv.DictReader(open(sys.argv[1])) if r["Name"] == "Aggregated"][0]
+print(r["Request Count"], r["Failure Count"], r["Requests/s"])
+PY
+)
+res locust "$(cpu_s locust) $l_row $(cat "$work/locust.srv")"
+kill "$SHOP_PID" 2>/dev/null || true; wait "$SHOP_PID" 2>/dev/null || true; SHOP_PID=""
 
-echo "== open model: --rate 20000/s for 20 s against nginx"
-timed "$THRONG" run bench/one-step.yaml --base-url "$TARGET" --rate 20000/s --duration 20s --max-vus 2000 --quiet --out "$work/o.json" >/dev/null
-O_RPS=$(jget "$work/o.json" 'd["totals"]["iterations"] / 20.0')
-O_DROP=$(jget "$work/o.json" 'd["totals"]["dropped_iterations"]')
+echo "== open model: --rate $RATE/s for ${O_DUR}s against nginx"
+measure open "$NGINX_WORKER" "$THRONG" run bench/one-step.yaml --base-url "$TARGET" --rate "$RATE/s" \
+  --duration "${O_DUR}s" --max-vus 2000 --quiet --out "$work/o.json"
+res open "$(cpu_s open) $(jget "$work/o.json" 'd["totals"]["iterations"] + d["totals"]["interrupted_iterations"]') $(jget "$work/o.json" 'd["totals"]["dropped_iterations"]') $(jget "$work/o.json" 'd["totals"]["failed_requests"]') $(jget "$work/o.json" 'd["totals"]["latency_ms"]["p99"]')"
 
-echo "== memory: 10,000 VUs holding keep-alive connections in a think time"
-timed "$THRONG" run bench/idle-vus.yaml --base-url "$TARGET" --vus 10000 --duration 20s --grace 0s --quiet --out "$work/m.json" >/dev/null
-M_RSS=$(rss_kb)
-M_REQS=$(jget "$work/m.json" 'd["totals"]["requests"]')
+echo "== memory: $IDLE_VUS VUs holding keep-alive connections in a think time (${M_DUR}s), and 100 as a baseline"
+idle_run() { # idle_run NAME VUS
+  measure "$1" "$NGINX_WORKER" "$THRONG" run bench/idle-vus.yaml --base-url "$TARGET" --vus "$2" \
+    --duration "${M_DUR}s" --grace 0s --quiet --out "$work/$1.json" &
+  local mpid=$!
+  sleep $((M_DUR - 2))
+  local est; est=$(ss -Htn state established "( dport = :$NGINX_PORT )" 2>/dev/null | wc -l || echo '?')
+  wait $mpid
+  res "$1" "$(field "$1" 3) $(jget "$work/$1.json" 'd["totals"]["requests"]') $(jget "$work/$1.json" 'd["connections"]["opened"]') $est $(cpu_s "$1")"
+}
+idle_run idle100 100
+idle_run idle "$IDLE_VUS"
 
-echo "== memory stability: 60 s at full speed, RSS at 10 s vs at the end"
-taskset -c 0 "$THRONG" run bench/one-step.yaml --base-url "$TARGET" --vus $CONNS --duration 60s --no-think --quiet --out "$work/s.json" >/dev/null &
-spid=$!
-sleep 10; RSS10=$(awk '/VmRSS/ {print $2}' /proc/$spid/status)
-sleep 49; RSS59=$(awk '/VmRSS/ {print $2}' /proc/$spid/status)
-wait $spid || true
+echo "== memory stability: ${S_DUR}s at full speed, RSS every 10 s"
+taskset -c 0 "$THRONG" run bench/one-step.yaml --base-url "$TARGET" --vus $CONNS --duration "${S_DUR}s" \
+  --no-think --quiet --out "$work/s.json" >/dev/null 2>&1 &
+BG_PID=$!
+series=""
+for t in $(seq 10 10 "$S_DUR"); do
+  if [ "$t" -ge "$S_DUR" ]; then sleep 9; else sleep 10; fi
+  series+="$(awk '/VmRSS/ {print $2}' "/proc/$BG_PID/status" 2>/dev/null || echo 0),"
+done
+wait "$BG_PID" || true; BG_PID=""
+res stability "$series"
+res load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$work" <<PY
-w = "${CPUM[wrk]}"; o = "${CPUM[oha]}"; t = "${CPUM[throng]}"
-wrk, oha, thr = float(w), float(o), float(t)
-rw, rt = float("${RPSM[wrk]}"), float("${RPSM[throng]}")
-jc, lc = float("$J_CPU"), float("$L_CPU")
-orps, odrop = float("$O_RPS"), int(float("$O_DROP"))
-mrss, mreqs = int("$M_RSS"), int(float("$M_REQS"))
-r10, r59 = int("$RSS10"), int("$RSS59")
-rows = [
-  ("one-step CPU/req vs oha", f"{thr:.2f} / {oha:.2f} us", thr / oha, thr / oha <= 1.0),
-  ("one-step CPU/req vs wrk", f"{thr:.2f} / {wrk:.2f} us", thr / wrk, thr / wrk <= 1.2),
-  ("one-step throughput vs wrk", f"{rt:,.0f} / {rw:,.0f} req/s", rt / rw, rt / rw >= 0.9),
-  ("journey CPU/req vs Locust FastHttpUser", f"{jc:.2f} / {lc:.2f} us", jc / lc, jc / lc <= 0.1),
-  ("journey CPU/req vs throng one-step", f"{jc:.2f} / {thr:.2f} us", jc / thr, jc / thr <= 2.0),
-  ("open model 20000/s achieved", f"{orps:,.0f}/s, {odrop} dropped", orps / 20000, abs(orps / 20000 - 1) <= 0.01 and odrop == 0),
-  ("10,000 idle VUs RSS (limit 500 MB)", f"{mrss/1024:.0f} MiB, {mreqs} requests", mrss / 1024 / 500, mrss / 1024 <= 500 and mreqs >= 10000),
-  ("RSS at 60 s vs at 10 s", f"{r59/1024:.1f} / {r10/1024:.1f} MiB", r59 / r10, r59 / r10 <= 1.10),
+python3 - "$work/results.env" "$OUT" <<'PY'
+import json, statistics, sys, time
+env = {}
+for line in open(sys.argv[1]):
+    k, _, v = line.rstrip("\n").partition("=")
+    env[k] = v
+runs = int(env["runs"])
+def one_step(tool):
+    cpu_us, rps, srv, rss = [], [], [], []
+    for r in range(1, runs + 1):
+        c, n, rate, s, m = env[f"{tool}.{r}"].split()
+        cpu_us.append(float(c) * 1e6 / float(n)); rps.append(float(rate)); srv.append(float(s)); rss.append(int(m))
+    return statistics.median(cpu_us), statistics.median(rps), statistics.median(srv), max(rss), cpu_us
+wrk, oha, thr = one_step("wrk"), one_step("oha"), one_step("throng")
+jc, jn, jf, jr, jsrv = env["journey"].split()
+j_us = float(jc) * 1e6 / float(jn)
+lc, ln, lf, lr, lsrv = env["locust"].split()
+l_us = float(lc) * 1e6 / max(float(ln), 1)
+ocpu, ostarted, odrop, ofail, op99 = env["open"].split()
+quick = env["quick"] == "1"
+odur = int(env["odur"])
+rate = int(env["rate"])
+achieved = float(ostarted) / odur
+m_rss, m_reqs, m_conns, m_est, m_cpu = env["idle"].split()
+b_rss, *_ = env["idle100"].split()
+vus = int(env["vus"])
+per_vu_kb = (int(m_rss) - int(b_rss)) / (vus - 100)
+series = [int(x) for x in env["stability"].strip(",").split(",") if x]
+r10, rend = series[0], series[-1]
+
+rows = []
+def row(target, throng, peer, ratio, limit, ok):
+    rows.append((target, throng, peer, f"{ratio:.3f}" if ratio is not None else "-", limit, "PASS" if ok else "FAIL"))
+row("one-step CPU/req vs oha", f"{thr[0]:.2f} us", f"{oha[0]:.2f} us", thr[0] / oha[0], "<= 1.0", thr[0] <= oha[0])
+row("one-step CPU/req vs wrk", f"{thr[0]:.2f} us", f"{wrk[0]:.2f} us", thr[0] / wrk[0], "<= 1.2", thr[0] / wrk[0] <= 1.2)
+row("one-step throughput vs wrk", f"{thr[1]:,.0f}/s (nginx {thr[2]:.0%})", f"{wrk[1]:,.0f}/s (nginx {wrk[2]:.0%})",
+    thr[1] / wrk[1], ">= 0.9", thr[1] / wrk[1] >= 0.9)
+row("journey CPU/req vs Locust FastHttpUser", f"{j_us:.2f} us", f"{l_us:.2f} us", j_us / l_us, "<= 0.1", j_us / l_us <= 0.1)
+row("journey CPU/req vs throng one-step", f"{j_us:.2f} us", f"{thr[0]:.2f} us", j_us / thr[0], "<= 2.0", j_us / thr[0] <= 2.0)
+row(f"open model {rate}/s for {odur}s", f"{achieved:,.0f}/s, {odrop} dropped", f"{rate:,}/s", achieved / rate,
+    "+-1%, 0 dropped", abs(achieved / rate - 1) <= 0.01 and int(odrop) == 0)
+row(f"{vus:,} idle VUs: max RSS", f"{int(m_rss)/1024:.0f} MiB ({m_conns} conns)", "500 MiB", int(m_rss) / 1024 / 500,
+    "<= 1.0", int(m_rss) / 1024 <= 500 and int(m_reqs) >= vus)
+row(f"RSS at end vs at 10 s ({len(series)*10}s run)", f"{rend/1024:.1f} MiB", f"{r10/1024:.1f} MiB", rend / r10, "<= 1.10", rend / r10 <= 1.10)
+
+hdr = ("target", "throng", "peer / reference", "ratio", "limit", "result")
+w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(6)]
+lines = ["| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(hdr)) + " |",
+         "|" + "|".join("-" * (x + 2) for x in w) + "|"]
+lines += ["| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) + " |" for r in rows]
+raw = [
+    "",
+    f"commit {env['commit']}, {'QUICK' if quick else 'full'} mode, load average at start {env['load_start']}, at end {env['load_end']}",
+    f"one-step (median of {runs}; all runs us/req): wrk {', '.join(f'{x:.2f}' for x in wrk[4])} | oha {', '.join(f'{x:.2f}' for x in oha[4])} | throng {', '.join(f'{x:.2f}' for x in thr[4])}",
+    f"one-step req/s: wrk {wrk[1]:,.0f}, oha {oha[1]:,.0f}, throng {thr[1]:,.0f}; nginx worker busy: wrk {wrk[2]:.0%}, oha {oha[2]:.0%}, throng {thr[2]:.0%}; max RSS: wrk {wrk[3]/1024:.1f} MiB, oha {oha[3]/1024:.1f} MiB, throng {thr[3]/1024:.1f} MiB",
+    f"journey: throng {jn} requests ({jf} failed) in {float(jc):.2f} s CPU, {float(jr):,.0f} req/s, shop busy {float(jsrv):.0%}; "
+    f"locust {ln} requests ({lf} failed) in {float(lc):.2f} s CPU, {float(lr):,.0f} req/s, shop busy {float(lsrv):.0%}",
+    f"open model: {ostarted} iterations started, {odrop} dropped, {ofail} failed, p99 {op99} ms, CPU {float(ocpu):.2f} s",
+    f"idle VUs: {m_reqs} requests, {m_conns} connections opened, {m_est} established near the end; max RSS {int(m_rss)/1024:.1f} MiB "
+    f"(100 VUs: {int(b_rss)/1024:.1f} MiB) => {per_vu_kb:.1f} KiB per idle VU",
+    f"RSS every 10 s of the full-speed run (MiB): {', '.join(f'{x/1024:.1f}' for x in series)}",
 ]
+text = "\n".join(lines + raw)
 print()
-print(f"{'target':42} {'raw (throng / peer)':32} {'ratio':>7}  result")
-for name, raw, ratio, ok in rows:
-    print(f"{name:42} {raw:32} {ratio:7.3f}  {'PASS' if ok else 'FAIL'}")
-print(f"\njourney: $j_reqs requests, $j_failed failed; medians of $RUNS runs for the one-step rows")
+print(text)
+stamp = time.strftime("%Y%m%d-%H%M%S")
+open(f"{sys.argv[2]}/run-{stamp}.md", "w").write(text + "\n")
+json.dump(env, open(f"{sys.argv[2]}/run-{stamp}.env.json", "w"), indent=1)
+print(f"\n(saved as {sys.argv[2]}/run-{stamp}.md)")
 PY
