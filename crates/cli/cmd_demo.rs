@@ -194,9 +194,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         grace: Duration::from_secs(5),
         quiet: args.quiet,
         progress_every: Duration::from_secs(5),
+        live: (!args.quiet).then(|| {
+            throng_runner::LiveFeed(std::sync::Arc::new(crate::progress::Progress::for_stderr(
+                Duration::from_secs(5),
+            )))
+        }),
         ..RunOptions::default()
     };
-    let results = match run_plan(mix, opts)? {
+    let results = match run_plan(mix, opts, None)? {
         Ok(r) => r,
         Err(e) => bail!("the demo run failed to start: {e}"),
     };

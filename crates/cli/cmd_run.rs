@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
 
 use throng_ir::{LoadSpec, Rate, Segment, Stage};
 use throng_runner::RunOptions;
@@ -54,9 +54,16 @@ pub struct Args {
     /// Write a JUnit XML report to this file (a test case per threshold and per step)
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// No progress output
+    /// No progress output: only the final summary
     #[arg(long)]
     quiet: bool,
+    /// Without a terminal, print a progress line this often
+    #[arg(long, value_name = "D", default_value = "10s")]
+    progress_interval: String,
+    /// Serve live metrics for Prometheus at http://ADDR/metrics while running,
+    /// e.g. 127.0.0.1:9464
+    #[arg(long, value_name = "ADDR")]
+    prometheus: Option<String>,
     /// Ignore think times
     #[arg(long)]
     no_think: bool,
@@ -85,6 +92,16 @@ pub struct Args {
     /// Also trust the CA certificates in this PEM file (repeatable)
     #[arg(long = "ca-cert", value_name = "FILE", conflicts_with = "insecure")]
     ca_certs: Vec<PathBuf>,
+    /// Print every executed step to stderr: the request, redirects, the response (bodies
+    /// cut at 2 KB), extracted variables and checks (✓/✗ with actual values). Credentials
+    /// and secret variables are redacted. Implies nothing about the load: best with
+    /// --vus 1 --iterations 1
+    #[arg(long)]
+    trace: bool,
+    /// Write the same trace as JSON lines to FILE (one object per step, bodies cut at
+    /// 64 KB with `truncated: true`; mode 0600); best with --vus 1 --iterations 1
+    #[arg(long, value_name = "FILE")]
+    trace_file: Option<PathBuf>,
     /// Seed for randomness (`uuid()`, random rows, scenario choice); default: from
     /// --start-at, so the segments of one split share it
     #[arg(long, value_name = "N")]
@@ -132,7 +149,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Ok(bad(e)),
     };
     // A results file that cannot be written must be known now, not after a long run.
-    for path in args.out.iter().chain(&args.html).chain(&args.junit) {
+    for path in args
+        .out
+        .iter()
+        .chain(&args.html)
+        .chain(&args.junit)
+        .chain(&args.trace_file)
+    {
         if let Err(e) = crate::output::check_writable(path) {
             return Ok(bad(e));
         }
@@ -161,6 +184,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(e) => return Ok(bad(e)),
         }
     }
+    let progress_every = match throng_ir::parse_duration(&args.progress_interval) {
+        Ok(d) if !d.is_zero() => d,
+        Ok(_) => return Ok(bad("--progress-interval must be more than 0s")),
+        Err(e) => return Ok(bad(format!("--progress-interval: {e}"))),
+    };
     let grace = match throng_ir::parse_duration(&args.grace) {
         Ok(g) => g,
         Err(e) => return Ok(bad(format!("--grace: {e}"))),
@@ -190,7 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(e) => e,
         Err(e) => return Ok(bad(e)),
     };
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         base_url: args.base_url.clone(),
         vars,
         load,
@@ -198,7 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         grace,
         abort_on_fail: args.abort_on_fail,
         quiet: args.quiet,
-        progress_every: Duration::from_secs(10),
+        progress_every,
         env,
         seed: args.seed,
         segment,
@@ -207,15 +235,65 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             insecure: args.insecure,
             ca_certs: args.ca_certs.clone(),
         },
+        ..RunOptions::default()
     };
+    let mut observers: Vec<Arc<dyn throng_runner::Observer>> = Vec::new();
+    if !args.quiet {
+        observers.push(Arc::new(crate::progress::Progress::for_stderr(
+            opts.progress_every,
+        )));
+    }
+    let endpoint = match &args.prometheus {
+        None => None,
+        Some(addr) => match crate::prometheus::bind(addr) {
+            Ok(listener) => {
+                let exposition = Arc::new(crate::prometheus::Exposition::default());
+                observers.push(exposition.clone());
+                Some((listener, exposition))
+            }
+            Err(e) => return Ok(bad(e)),
+        },
+    };
+    if !observers.is_empty() {
+        opts.live = Some(throng_runner::LiveFeed(Arc::new(crate::progress::Fanout(
+            observers,
+        ))));
+    }
     if args.insecure {
         eprintln!(
             "warning: --insecure: TLS certificates are not verified; responses may come from \
              anyone between throng and the target"
         );
     }
+    let tracer = if args.trace || args.trace_file.is_some() {
+        match crate::trace::Tracer::new(args.trace, args.trace_file.as_deref()) {
+            Ok(t) => {
+                opts.trace = Some(t.sink());
+                Some(t)
+            }
+            Err(e) => {
+                let file = args
+                    .trace_file
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""));
+                return Ok(bad(format!("cannot write {}: {e}", file.display())));
+            }
+        }
+    } else {
+        None
+    };
 
-    let result = crate::execute::run_plan(plan, opts)?;
+    let result = crate::execute::run_plan(plan, opts, endpoint)?;
+    if let Some(t) = &tracer {
+        if let Err(e) = t.finish() {
+            let file = args
+                .trace_file
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            eprintln!("error: cannot write {}: {e}", file.display());
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    }
     let results = match result {
         Ok(r) => r,
         Err(e) => return Ok(bad(e)),

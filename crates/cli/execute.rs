@@ -7,8 +7,18 @@ use throng_ir::Plan;
 use throng_runner::results::RunResults;
 use throng_runner::{RunError, RunOptions, Stopper};
 
+/// A metrics endpoint served while the run lasts (`--prometheus`).
+pub type Endpoint = (
+    std::net::TcpListener,
+    std::sync::Arc<crate::prometheus::Exposition>,
+);
+
 /// Runs `plan` to completion or interruption; results come back either way.
-pub fn run_plan(plan: Plan, opts: RunOptions) -> anyhow::Result<Result<RunResults, RunError>> {
+pub fn run_plan(
+    plan: Plan,
+    opts: RunOptions,
+    endpoint: Option<Endpoint>,
+) -> anyhow::Result<Result<RunResults, RunError>> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -17,6 +27,8 @@ pub fn run_plan(plan: Plan, opts: RunOptions) -> anyhow::Result<Result<RunResult
         .thread_name("throng-vu")
         .enable_all()
         .build()?;
+    let server = endpoint
+        .map(|(listener, exposition)| rt.spawn(crate::prometheus::serve(listener, exposition)));
     let result = rt.block_on(async move {
         let stopper = Stopper::new();
         let signals = stopper.clone();
@@ -50,6 +62,9 @@ pub fn run_plan(plan: Plan, opts: RunOptions) -> anyhow::Result<Result<RunResult
         listener.abort();
         r
     });
+    if let Some(server) = server {
+        server.abort();
+    }
     // Connection tasks of VUs may still be parked; don't wait for them.
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(result)

@@ -15,6 +15,9 @@ mod cmd_shop;
 mod cmd_validate;
 mod execute;
 mod output;
+mod progress;
+mod prometheus;
+mod trace;
 
 use std::process::ExitCode;
 

@@ -161,6 +161,17 @@ impl CookieJar {
         Some(out)
     }
 
+    /// The names of the cookies held, for failure messages.
+    pub fn names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in &self.cookies {
+            if !out.contains(&c.name) {
+                out.push(c.name.clone());
+            }
+        }
+        out
+    }
+
     /// The value of the cookie `name` that would be sent to `host`, for cookie extractors.
     pub fn value(&self, name: &str, host: &str, now: SystemTime) -> Option<String> {
         let host = host.to_ascii_lowercase();

@@ -39,6 +39,8 @@ pub struct EngineOptions {
     pub abort_on_fail: bool,
     pub thresholds: Vec<Threshold>,
     pub progress_every: Duration,
+    /// Gets a snapshot every second; when set, the engine prints no progress itself.
+    pub observer: Option<(Arc<dyn crate::live::Observer>, crate::live::LiveMeta)>,
 }
 
 /// Runs one iteration unless the run is cut first; returns None when cut (interrupted).
@@ -135,6 +137,7 @@ pub async fn execute(
             start,
             opts.quiet,
             opts.progress_every,
+            opts.observer,
             opts.abort_on_fail,
             opts.thresholds,
             done,
@@ -316,6 +319,7 @@ async fn reporter(
     start: Instant,
     quiet: bool,
     progress_every: Duration,
+    observer: Option<(Arc<dyn crate::live::Observer>, crate::live::LiveMeta)>,
     abort_on_fail: bool,
     thresholds: Vec<Threshold>,
     done: Arc<tokio::sync::Notify>,
@@ -330,6 +334,8 @@ async fn reporter(
     let mut last_progress = start;
     let terminal = std::io::stderr().is_terminal();
     let mut abort_reason = None;
+    // Every service time so far, for the observer's percentiles.
+    let mut overall = observer.as_ref().map(|_| crate::results::new_histogram());
     // Ticks on whole seconds from the (shared) start, so segments' points line up.
     let mut tick = tokio::time::interval_at(
         (start + Duration::from_secs(1)).into(),
@@ -354,10 +360,22 @@ async fn reporter(
         } else {
             timeline.tick(elapsed, &agg.interval, agg.interval_errors, vus);
         }
+        if let (Some((obs, meta)), Some(overall)) = (&observer, &mut overall) {
+            let _ = overall.add(&agg.interval);
+            obs.tick(&crate::live::snapshot(
+                meta,
+                &agg,
+                overall,
+                now - start,
+                vus,
+                rps,
+                finishing,
+            ));
+        }
         agg.interval.reset();
         agg.interval_requests = 0;
         agg.interval_errors = 0;
-        if !quiet && !finishing {
+        if !quiet && !finishing && observer.is_none() {
             let requests: u64 = agg.steps.iter().map(|s| s.requests).sum();
             let failed: u64 = agg.steps.iter().map(|s| s.failed).sum();
             let iterations: u64 = agg.scenarios.iter().map(|s| s.iterations).sum();
@@ -372,7 +390,7 @@ async fn reporter(
             }
         }
         if finishing {
-            if !quiet && terminal {
+            if !quiet && terminal && observer.is_none() {
                 eprintln!();
             }
             break;

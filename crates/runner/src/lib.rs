@@ -11,9 +11,11 @@ mod engine;
 mod feeders;
 pub mod html;
 mod http;
+mod live;
 pub mod merge;
 mod metrics;
 mod program;
+pub mod redact;
 mod respond;
 pub mod results;
 mod sse;
@@ -21,6 +23,7 @@ mod stream;
 mod summary;
 pub mod thresholds;
 mod tls;
+pub mod trace;
 mod vu;
 mod ws;
 
@@ -34,6 +37,7 @@ use throng_ir::{LoadModel, LoadSpec, Plan, Segment};
 use tokio::sync::watch;
 
 pub use cookies::CookieJar;
+pub use live::{prometheus_text, LiveFeed, LiveScenario, LiveSnapshot, LiveStep, Observer};
 pub use merge::{merge, MergeError};
 pub use results::{
     decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms,
@@ -43,6 +47,7 @@ pub use results::{
 pub use summary::{parse_rfc3339, rfc3339};
 pub use thresholds::evaluate as evaluate_thresholds;
 pub use tls::TlsOptions;
+pub use trace::{TraceEvent, TraceSink};
 
 /// How to run a plan; everything not set here comes from the plan.
 #[derive(Debug, Clone)]
@@ -76,6 +81,12 @@ pub struct RunOptions {
     pub start_at: Option<SystemTime>,
     /// How `https://` targets are trusted.
     pub tls: TlsOptions,
+    /// Receives one redacted [`TraceEvent`] per executed step; None (the default) costs
+    /// nothing on the request path.
+    pub trace: Option<TraceSink>,
+    /// Gets a [`LiveSnapshot`] every second (progress views, metrics endpoints); when set,
+    /// the runner prints no progress of its own.
+    pub live: Option<LiveFeed>,
 }
 
 impl Default for RunOptions {
@@ -94,6 +105,8 @@ impl Default for RunOptions {
             segment: Segment::WHOLE,
             start_at: None,
             tls: TlsOptions::default(),
+            trace: None,
+            live: None,
         }
     }
 }
@@ -268,6 +281,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         data_exhausted: AtomicBool::new(false),
         segment,
         tls,
+        trace: opts.trace.clone(),
     });
     let (start, started_at) = wait_for_start(&opts, &stop).await;
     let meta = Meta {
@@ -291,6 +305,18 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         abort_on_fail: opts.abort_on_fail,
         thresholds: thresholds.clone(),
         progress_every: opts.progress_every,
+        observer: opts.live.as_ref().map(|feed| {
+            (
+                feed.0.clone(),
+                live::LiveMeta {
+                    name: plan.name.clone(),
+                    steps: meta.steps.clone(),
+                    scenarios: meta.scenarios.clone(),
+                    planned: load.duration,
+                    iteration_limit: load.iterations.map(|n| segment.share(n)),
+                },
+            )
+        }),
     };
     let done = engine::execute(
         shared,

@@ -17,6 +17,19 @@ use crate::results::new_histogram;
 
 /// At most this many distinct failure messages are kept per step.
 pub const MAX_FAILURE_SAMPLES: usize = 5;
+/// Failure messages are cut to this many bytes (a rendered URL can be huge).
+pub const MAX_SAMPLE_BYTES: usize = 2048;
+
+fn clip_sample(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MAX_SAMPLE_BYTES {
+        return message.into();
+    }
+    let mut cut = MAX_SAMPLE_BYTES;
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes in all)", &message[..cut], message.len()).into()
+}
 
 /// A failed request's category, as reported in `errors`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,6 +161,8 @@ impl StepRec {
     }
 
     fn add_sample(&mut self, message: &str, count: u64) {
+        let message = clip_sample(message);
+        let message = message.as_ref();
         if let Some(s) = self.samples.iter_mut().find(|s| s.0 == message) {
             s.1 += count;
         } else if self.samples.len() < MAX_FAILURE_SAMPLES {

@@ -178,7 +178,11 @@ pub struct ExtractPlan {
 pub struct StepPlan {
     /// Index over every step of every scenario, for recording.
     pub id: usize,
+    /// Position in its scenario.
+    pub index: usize,
     pub name: String,
+    /// The HAR file and entry the step was compiled from, for traces.
+    pub source: Option<(String, usize)>,
     pub method: http::Method,
     pub url: Text,
     /// Pre-parsed when the URL (and its query) is literal.
@@ -219,6 +223,8 @@ pub struct Program {
     pub scenarios: Vec<ScenarioPlan>,
     pub total_weight: u64,
     pub step_count: usize,
+    /// What must not leave the runner.
+    pub secrets: crate::redact::Secrets,
 }
 
 struct Compiler {
@@ -346,7 +352,7 @@ pub fn compile(
     let mut id = 0;
     for (si, s) in plan.scenarios.iter().enumerate() {
         let mut steps = Vec::new();
-        for st in &s.steps {
+        for (index, st) in s.steps.iter().enumerate() {
             let r = &st.request;
             let method = http::Method::from_bytes(r.method.as_str().as_bytes())
                 .map_err(|_| format!("step `{}`: invalid method {}", st.name, r.method.as_str()))?;
@@ -491,7 +497,9 @@ pub fn compile(
             };
             steps.push(StepPlan {
                 id,
+                index,
                 name: st.name.clone(),
+                source: st.source.as_ref().map(|p| (p.har.clone(), p.entry)),
                 method,
                 url,
                 fixed_uri,
@@ -541,6 +549,7 @@ pub fn compile(
         scenarios: out,
         total_weight,
         step_count: id,
+        secrets: crate::redact::Secrets::of_plan(plan),
     })
 }
 

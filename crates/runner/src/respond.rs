@@ -34,9 +34,20 @@ impl Seen<'_> {
     fn json(&mut self) -> Result<&serde_json::Value, String> {
         if self.json.is_none() {
             let parsed = match self.body {
-                Some(b) => serde_json::from_slice(b)
-                    .map_err(|e| format!("{} is not JSON: {e}", self.label)),
-                None => Err("no body".into()),
+                Some(b) if !b.is_empty() => serde_json::from_slice(b).map_err(|e| {
+                    let ct = self.content_type();
+                    if ct.contains("json") {
+                        format!(
+                            "the {} is not JSON: a {}-byte {ct} {} that does not parse ({e})",
+                            self.label,
+                            b.len(),
+                            self.label
+                        )
+                    } else {
+                        format!("the {} is not JSON: {}", self.label, self.describe_raw())
+                    }
+                }),
+                _ => Err(format!("the {} is empty", self.label)),
             };
             self.json = Some(parsed);
         }
@@ -45,6 +56,72 @@ impl Seen<'_> {
             Some(Err(e)) => Err(e.clone()),
             None => Err("no body".into()),
         }
+    }
+
+    /// The response's media type without parameters, or `no content type`.
+    fn content_type(&self) -> String {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "untyped".into())
+    }
+
+    /// What the body is, for failure messages: "a 412-byte JSON body whose keys are id,
+    /// status, total", "a 412-byte JSON array of 3 items", "a 2048-byte text/html body",
+    /// "an empty body".
+    pub fn describe_body(&mut self) -> String {
+        let label = self.label;
+        let size = match self.body {
+            Some(b) if !b.is_empty() => b.len(),
+            _ => return format!("an empty {label}"),
+        };
+        if let Ok(doc) = self.json() {
+            return match doc {
+                serde_json::Value::Object(m) if m.is_empty() => {
+                    format!("a {size}-byte JSON {label} that is an empty object")
+                }
+                serde_json::Value::Object(m) => {
+                    let mut keys: Vec<&str> = m.keys().take(8).map(String::as_str).collect();
+                    if m.len() > 8 {
+                        keys.push("…");
+                    }
+                    format!(
+                        "a {size}-byte JSON {label} whose keys are {}",
+                        keys.join(", ")
+                    )
+                }
+                serde_json::Value::Array(a) => format!(
+                    "a {size}-byte JSON array of {} item{}",
+                    a.len(),
+                    if a.len() == 1 { "" } else { "s" }
+                ),
+                other => format!("a {size}-byte JSON {label} holding {}", show(other)),
+            };
+        }
+        self.describe_raw()
+    }
+
+    /// The body's size and content type, without looking inside.
+    fn describe_raw(&self) -> String {
+        match self.body {
+            Some(b) if !b.is_empty() => {
+                format!("a {}-byte {} {}", b.len(), self.content_type(), self.label)
+            }
+            _ => format!("an empty {}", self.label),
+        }
+    }
+
+    /// Whether the body parses as JSON (parsing it once, if not yet).
+    fn is_json(&mut self) -> bool {
+        self.json().is_ok()
     }
 
     /// A short excerpt of the body for failure messages.
@@ -78,52 +155,121 @@ fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
     }
 }
 
+/// The names of a response's headers, for "no such header" messages.
+fn header_names(headers: &HeaderMap) -> String {
+    if headers.is_empty() {
+        return "none".into();
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for k in headers.keys() {
+        if !names.contains(&k.as_str()) {
+            names.push(k.as_str());
+        }
+    }
+    names.join(", ")
+}
+
 fn json_to_value(v: &serde_json::Value) -> Value {
     Value::from(minijinja::value::Serde(v))
 }
 
-/// Runs one extractor; Err carries the failure message.
+/// Runs extractor `name`; Err carries the whole failure message, saying what was there
+/// instead: `extract order_id: $.order_id matched nothing in a 412-byte JSON body whose
+/// keys are id, status, total`.
 pub fn extract(
+    name: &str,
     e: &Extractor,
     seen: &mut Seen<'_>,
     jar: &CookieJar,
     host: &str,
 ) -> Result<Value, String> {
-    let missing = || format!("extract {}: not found", e.describe());
+    let nothing = |seen: &mut Seen<'_>, what: String| {
+        let body = seen.describe_body();
+        // An excerpt helps when the body is not a JSON document whose keys say enough.
+        let excerpt = if seen.is_json() {
+            String::new()
+        } else {
+            seen.snippet()
+        };
+        format!("extract {name}: {what} matched nothing in {body}{excerpt}")
+    };
     match e {
         Extractor::Json { path, all } => {
-            let doc = seen.json()?;
+            let doc = match seen.json() {
+                Ok(d) => d,
+                Err(why) => {
+                    return Err(format!(
+                        "extract {name}: {}: {why}{}",
+                        path.as_str(),
+                        seen.snippet()
+                    ))
+                }
+            };
             let found = path.query(doc);
             if *all {
                 Ok(Value::from(
                     found.into_iter().map(json_to_value).collect::<Vec<_>>(),
                 ))
             } else {
-                found.first().map(|v| json_to_value(v)).ok_or_else(missing)
+                match found.first() {
+                    Some(v) => Ok(json_to_value(v)),
+                    None => Err(nothing(seen, path.as_str().to_string())),
+                }
             }
         }
         Extractor::Regex { pattern, group } => {
-            let text = seen.text();
-            pattern
-                .regex()
-                .captures(&text)
-                .and_then(|c| c.get(*group))
-                .map(|m| Value::from(m.as_str()))
-                .ok_or_else(missing)
+            let found = {
+                let text = seen.text();
+                pattern
+                    .regex()
+                    .captures(&text)
+                    .map(|c| c.get(*group).map(|m| m.as_str().to_string()))
+            };
+            match found {
+                Some(Some(v)) => Ok(Value::from(v)),
+                Some(None) => Err(format!(
+                    "extract {name}: regex `{}` matched, but its group {group} took no part",
+                    pattern.as_str()
+                )),
+                None => Err(nothing(seen, format!("regex `{}`", pattern.as_str()))),
+            }
         }
         Extractor::Css { selector, attr } => {
-            let text = seen.text();
-            css_extract(&text, selector, attr.as_deref())
-                .map(Value::from)
-                .ok_or_else(missing)
+            let found = css_extract(&seen.text(), selector, attr.as_deref());
+            match found {
+                Some(v) => Ok(Value::from(v)),
+                None => {
+                    let what = match attr {
+                        Some(a) => format!("css `{selector}` (attribute {a})"),
+                        None => format!("css `{selector}`"),
+                    };
+                    Err(nothing(seen, what))
+                }
+            }
         }
         Extractor::Header(h) => header_value(seen.headers, h)
             .map(Value::from)
-            .ok_or_else(missing),
+            .ok_or_else(|| {
+                format!(
+                    "extract {name}: no `{h}` header in the {} response (headers: {})",
+                    seen.status,
+                    header_names(seen.headers)
+                )
+            }),
         Extractor::Cookie(c) => jar
             .value(c, host, SystemTime::now())
             .map(Value::from)
-            .ok_or_else(missing),
+            .ok_or_else(|| {
+                let names = jar.names();
+                format!(
+                    "extract {name}: no cookie `{c}` for {host} (the jar has {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            }),
     }
 }
 
@@ -222,7 +368,7 @@ pub fn check(c: &CheckPlan, seen: &mut Seen<'_>, ctx: &Value) -> Result<(), Stri
             let doc = seen.json()?;
             let found = path.query(doc);
             match found.first() {
-                None => Err("got nothing".into()),
+                None => Err(format!("matched nothing in {}", seen.describe_body())),
                 Some(v) => {
                     let v = (*v).clone();
                     expect_value(expect, c.operand.as_ref(), &v, ctx)
@@ -237,18 +383,21 @@ pub fn check(c: &CheckPlan, seen: &mut Seen<'_>, ctx: &Value) -> Result<(), Stri
             if seen.text().contains(&needle) {
                 Ok(())
             } else {
-                Err("not found".into())
+                Err(format!("not found in {}", seen.describe_body()))
             }
         }
         Check::BodyMatches(p) => {
             if p.regex().is_match(&seen.text()) {
                 Ok(())
             } else {
-                Err("no match".into())
+                Err(format!("no match in {}", seen.describe_body()))
             }
         }
         Check::Header { name, expect } => match header_value(seen.headers, name) {
-            None => Err("header missing".into()),
+            None => Err(format!(
+                "no `{name}` header (headers: {})",
+                header_names(seen.headers)
+            )),
             Some(v) => {
                 let actual = serde_json::Value::String(v);
                 match expect {
@@ -297,6 +446,38 @@ pub fn check(c: &CheckPlan, seen: &mut Seen<'_>, ctx: &Value) -> Result<(), Stri
     }
 }
 
+/// What a check expects, for traces: `201`, `equals 2`, `contains "ok"`.
+pub fn expected(c: &Check) -> String {
+    match c {
+        Check::Status(s) => s.to_string(),
+        Check::Json { expect, .. } | Check::Header { expect, .. } => expect.to_string(),
+        Check::BodyContains(t) => format!("contains {:?}", t.source()),
+        Check::BodyMatches(p) => format!("matches /{}/", p.as_str()),
+        Check::DurationUnder(d) => format!("under {}", throng_ir::format_duration(*d)),
+        Check::Schema(_) => "matches the schema".into(),
+    }
+}
+
+/// What the response had for a check, for traces: the status, the value at a JSONPath, a
+/// header's value, the time taken.
+pub fn actual(c: &Check, seen: &mut Seen<'_>) -> String {
+    match c {
+        Check::Status(_) => seen.status.to_string(),
+        Check::Json { path, .. } => match seen.json() {
+            Ok(doc) => match path.query(doc).first() {
+                Some(v) => show(v),
+                None => "nothing".into(),
+            },
+            Err(e) => e,
+        },
+        Check::Header { name, .. } => {
+            header_value(seen.headers, name).unwrap_or_else(|| "no such header".into())
+        }
+        Check::BodyContains(_) | Check::BodyMatches(_) | Check::Schema(_) => seen.describe_body(),
+        Check::DurationUnder(_) => format!("{:.1}ms", seen.elapsed.as_secs_f64() * 1000.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +495,90 @@ mod tests {
             Some("/p/2")
         );
         assert_eq!(css_extract(html, "table", None), None);
+    }
+
+    fn seen<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Seen<'a> {
+        Seen {
+            status: 200,
+            headers,
+            body: Some(body),
+            elapsed: Duration::ZERO,
+            json: None,
+            label: "body",
+        }
+    }
+
+    #[test]
+    fn extract_failures_say_what_was_there() {
+        let path = |p: &str| Extractor::Json {
+            path: throng_ir::JsonPath::parse(p).unwrap(),
+            all: false,
+        };
+        let jar = CookieJar::default();
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/json".parse().unwrap());
+        let obj = Bytes::from_static(br#"{"id":1,"status":"ok","total":3}"#);
+        let err = extract(
+            "order_id",
+            &path("$.order_id"),
+            &mut seen(&h, &obj),
+            &jar,
+            "h",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "extract order_id: $.order_id matched nothing in a 32-byte JSON body whose keys are id, status, total"
+        );
+        let arr = Bytes::from_static(b"[1,2,3]");
+        let err = extract("x", &path("$.x"), &mut seen(&h, &arr), &jar, "h").unwrap_err();
+        assert_eq!(
+            err,
+            "extract x: $.x matched nothing in a 7-byte JSON array of 3 items"
+        );
+        let mut html = HeaderMap::new();
+        html.insert("content-type", "text/html; charset=utf-8".parse().unwrap());
+        let page = Bytes::from_static(b"<p>hi</p>");
+        let err = extract("x", &path("$.x"), &mut seen(&html, &page), &jar, "h").unwrap_err();
+        assert_eq!(
+            err,
+            "extract x: $.x: the body is not JSON: a 9-byte text/html body (body: <p>hi</p>)"
+        );
+        let re = Extractor::Regex {
+            pattern: serde_json::from_value(serde_json::json!("csrf=(\\w+)")).unwrap(),
+            group: 1,
+        };
+        let err = extract("csrf", &re, &mut seen(&html, &page), &jar, "h").unwrap_err();
+        assert!(
+            err.starts_with(
+                "extract csrf: regex `csrf=(\\w+)` matched nothing in a 9-byte text/html body"
+            ),
+            "{err}"
+        );
+        let err = extract(
+            "next",
+            &Extractor::Header("location".into()),
+            &mut seen(&html, &page),
+            &jar,
+            "h",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "extract next: no `location` header in the 200 response (headers: content-type)"
+        );
+        let err = extract(
+            "sid",
+            &Extractor::Cookie("session".into()),
+            &mut seen(&html, &page),
+            &jar,
+            "h",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "extract sid: no cookie `session` for h (the jar has none)"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub(crate) async fn step(
     if let Err(e) = read(vu, sh, step, ctx, events, &mut s).await {
         s.broke(e);
     }
-    s.finish(vu, sh)
+    s.finish(vu, sh, ctx)
 }
 
 async fn read(
@@ -49,6 +49,9 @@ async fn read(
     let mut head = Vu::render_headers(step, ctx).map_err(template)?;
     let origin = Origin::of(&uri)?;
     vu.finish_head(&uri, &origin, &mut head);
+    if sh.trace.is_some() {
+        s.traced = Some((uri.to_string(), head.clone()));
+    }
     let pq = uri
         .path_and_query()
         .cloned()

@@ -52,6 +52,8 @@ pub struct Session<'a> {
     pub usage: ConnUse,
     pub sent: u64,
     pub received: u64,
+    /// When tracing: the URL and headers of the opening request.
+    pub traced: Option<(String, HeaderMap)>,
 }
 
 impl<'a> Session<'a> {
@@ -69,6 +71,7 @@ impl<'a> Session<'a> {
             usage: ConnUse::default(),
             sent: 0,
             received: 0,
+            traced: None,
         }
     }
 
@@ -223,7 +226,7 @@ impl<'a> Session<'a> {
     }
 
     /// Judges the end, extracts, records the step and returns its result.
-    pub fn finish(mut self, vu: &Vu, sh: &Shared) -> StepResult {
+    pub fn finish(mut self, vu: &Vu, sh: &Shared, ctx: &Value) -> StepResult {
         let elapsed = self.start.elapsed();
         let mut extracted = Vec::new();
         let mut checks_passed = 0;
@@ -279,10 +282,10 @@ impl<'a> Session<'a> {
             };
             let mut missing = None;
             for x in &self.step.extract {
-                match respond::extract(&x.extractor, &mut seen, &vu.jar, &head.host) {
+                match respond::extract(&x.name, &x.extractor, &mut seen, &vu.jar, &head.host) {
                     Ok(v) => extracted.push((x.name.clone(), v)),
                     Err(why) if missing.is_none() => {
-                        missing = Some(format!("{why} for `{}`{}", x.name, seen.snippet()));
+                        missing = Some(why);
                     }
                     Err(_) => {}
                 }
@@ -290,6 +293,14 @@ impl<'a> Session<'a> {
             if let Some(m) = missing {
                 self.fail(Category::Extract, m);
             }
+        }
+        let first_fail = self
+            .first_fail
+            .take()
+            .map(|(c, m)| (c, sh.program.secrets.message(m, ctx, &extracted)));
+        self.first_fail = first_fail;
+        if let Some(t) = &sh.trace {
+            t.emit(self.event(vu, sh, ctx, &extracted, elapsed));
         }
         // The step's latency is the opening response's, or the time spent failing to get one.
         let service = self.head.as_ref().map_or(elapsed, |h| h.latency);
@@ -314,6 +325,76 @@ impl<'a> Session<'a> {
             failed: self.first_fail.is_some(),
             extracted,
         }
+    }
+}
+
+impl Session<'_> {
+    /// The step's trace event: the opening request and response, checks (pass or fail,
+    /// without per-message values), extractions, message counts.
+    fn event(
+        &self,
+        vu: &Vu,
+        sh: &Shared,
+        ctx: &Value,
+        extracted: &[(String, Value)],
+        elapsed: Duration,
+    ) -> crate::trace::TraceEvent {
+        use crate::trace::*;
+        let mut r = sh.program.secrets.redactor(ctx, extracted);
+        if let Some((_, h)) = &self.traced {
+            hide_credentials(h, &mut r);
+        }
+        if let Some(h) = &self.head {
+            hide_credentials(&h.headers, &mut r);
+        }
+        let mut ev = vu.event(sh, self.step, elapsed);
+        ev.request = self.traced.as_ref().map(|(url, h)| TraceRequest {
+            method: "GET".into(),
+            url: r.string(url.clone()),
+            headers: headers(h, &r),
+            body: None,
+        });
+        ev.response = self.head.as_ref().map(|h| TraceResponse {
+            status: h.status,
+            headers: headers(&h.headers, &r),
+            body: None,
+        });
+        let judged = self.head.is_some();
+        ev.checks = self
+            .step
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| TraceCheck {
+                check: c.check.to_string(),
+                expected: respond::expected(&c.check),
+                passed: judged && !self.failed[i] && (on_head(&c.check) || !self.broken),
+                actual: None,
+                message: None,
+            })
+            .collect();
+        ev.extracted = extracted
+            .iter()
+            .map(|(k, v)| TraceExtract {
+                name: k.clone(),
+                value: Some(if sh.program.secrets.is_secret(k) {
+                    format!("[redacted:{k}]")
+                } else {
+                    r.string(crate::redact::text_of(v))
+                }),
+                error: None,
+            })
+            .collect();
+        ev.messages = Some(TraceMessages {
+            received: self.batch.received,
+            sent: self.batch.sent,
+        });
+        ev.failed = self.first_fail.is_some();
+        ev.error = self.first_fail.as_ref().map(|(c, m)| TraceError {
+            category: c.as_str(),
+            message: r.string(m.clone()),
+        });
+        ev
     }
 }
 

@@ -102,11 +102,27 @@ pub fn render(r: &RunResults) -> String {
     }
     let failing: Vec<_> = r.steps.iter().filter(|s| !s.failures.is_empty()).collect();
     if !failing.is_empty() {
-        let _ = writeln!(out, "\n  failures:");
+        let _ = writeln!(out, "\n  failures (first distinct messages per step):");
         for s in failing {
-            let _ = writeln!(out, "    {}:", s.step);
+            let name = if multi {
+                format!("{}/{}", s.scenario, s.step)
+            } else {
+                s.step.clone()
+            };
+            let kinds: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(
+                out,
+                "    {name} ({} of {} failed: {}):",
+                s.failed,
+                s.requests,
+                kinds.join(", ")
+            );
             for f in s.failures.iter().take(SHOWN_FAILURES) {
                 let _ = writeln!(out, "      {}× {}", f.count, f.message);
+            }
+            let more = s.failures.len().saturating_sub(SHOWN_FAILURES);
+            if more > 0 {
+                let _ = writeln!(out, "      … {more} more in the results file");
             }
         }
     }

@@ -45,6 +45,8 @@ pub struct Shared {
     pub segment: throng_ir::Segment,
     /// The run's TLS client, shared by every VU's connections.
     pub tls: crate::tls::Tls,
+    /// Where trace events go; None: no tracing, nothing captured.
+    pub trace: Option<crate::trace::TraceSink>,
 }
 
 impl Shared {
@@ -80,7 +82,9 @@ pub enum IterEnd {
 pub struct Vu {
     /// 1-based, global.
     pub id: u64,
-    iteration: u64,
+    pub(crate) iteration: u64,
+    /// The scenario of the running iteration.
+    pub(crate) scenario: usize,
     /// What keys this iteration's randomness, independent of how the load is split:
     /// (global VU, its iteration) in the closed model, the global arrival in the open one.
     key: [u64; 2],
@@ -116,6 +120,7 @@ impl Vu {
         Vu {
             id,
             iteration: 0,
+            scenario: 0,
             key: [id, 0],
             client: Client::new(Some(tls.clone())),
             jar: CookieJar::default(),
@@ -157,6 +162,7 @@ impl Vu {
     /// Runs one iteration of scenario `scenario`; `intended` is when it should have started.
     pub async fn iteration(&mut self, sh: &Shared, scenario: usize, intended: Instant) -> IterEnd {
         let scen = &sh.program.scenarios[scenario];
+        self.scenario = scenario;
         let mut vars: BTreeMap<String, Value> = sh.program.fixed_vars.clone();
         vars.insert("vu".into(), Value::from(self.id));
         vars.insert("iteration".into(), Value::from(self.iteration));
@@ -184,7 +190,20 @@ impl Vu {
                 }
                 Err(e) => {
                     let first = &scen.steps[0];
-                    let msg = format!("variable `{k}`: {e}");
+                    let msg = sh.program.secrets.message(
+                        format!("variable `{k}`: {e}"),
+                        &Value::from(vars.clone()),
+                        &[],
+                    );
+                    if let Some(t) = &sh.trace {
+                        let mut ev = self.event(sh, first, Duration::ZERO);
+                        ev.failed = true;
+                        ev.error = Some(crate::trace::TraceError {
+                            category: Category::Template.as_str(),
+                            message: msg.clone(),
+                        });
+                        t.emit(ev);
+                    }
                     sh.shards.local().request(RequestRecord {
                         step: first.id,
                         service: Duration::ZERO,
@@ -252,8 +271,12 @@ impl Vu {
             let v = t.render(ctx)?;
             headers.insert(
                 k.clone(),
-                HeaderValue::from_str(&v)
-                    .map_err(|_| format!("invalid value for header `{k}`: {v:?}"))?,
+                HeaderValue::from_str(&v).map_err(|_| {
+                    format!(
+                        "invalid value for header `{k}`: {:?}",
+                        crate::redact::mask_header(k.as_str(), &v)
+                    )
+                })?,
             );
         }
         Ok(headers)
@@ -409,7 +432,19 @@ impl Vu {
         let (uri, headers, body) = match prepared {
             Ok(p) => p,
             Err(e) => {
-                let msg = format!("cannot build the request: {e}");
+                let msg =
+                    sh.program
+                        .secrets
+                        .message(format!("cannot build the request: {e}"), ctx, &[]);
+                if let Some(t) = &sh.trace {
+                    let mut ev = self.event(sh, step, start.elapsed());
+                    ev.failed = true;
+                    ev.error = Some(crate::trace::TraceError {
+                        category: Category::Template.as_str(),
+                        message: msg.clone(),
+                    });
+                    t.emit(ev);
+                }
                 sh.shards.local().request(RequestRecord {
                     step: step.id,
                     service: start.elapsed(),
@@ -425,6 +460,7 @@ impl Vu {
             }
         };
 
+        let mut capture = sh.trace.as_ref().map(|_| Capture::default());
         let exchange = self.exchange(
             step,
             uri,
@@ -433,6 +469,7 @@ impl Vu {
             &mut usage,
             &mut sent,
             &mut received,
+            capture.as_mut(),
         );
         let outcome = match tokio::time::timeout(step.timeout, exchange).await {
             Ok(r) => r,
@@ -450,6 +487,11 @@ impl Vu {
             failed: false,
             extracted: Vec::new(),
         };
+        // Filled only when tracing.
+        let mut t_checks: Vec<crate::trace::TraceCheck> = Vec::new();
+        let mut t_extracts: Vec<crate::trace::TraceExtract> = Vec::new();
+        let mut t_response: Option<(u16, HeaderMap, Option<Bytes>)> = None;
+        let tracing = capture.is_some();
         let (error, status, checks_passed, checks_failed) = match outcome {
             Err(e) => {
                 result.failed = true;
@@ -477,7 +519,17 @@ impl Vu {
                     .iter()
                     .any(|c| matches!(c.check, Check::Status(_)));
                 for c in &step.checks {
-                    match respond::check(c, &mut seen, ctx) {
+                    let verdict = respond::check(c, &mut seen, ctx);
+                    if tracing {
+                        t_checks.push(crate::trace::TraceCheck {
+                            check: c.check.to_string(),
+                            expected: respond::expected(&c.check),
+                            passed: verdict.is_ok(),
+                            actual: Some(respond::actual(&c.check, &mut seen)),
+                            message: verdict.as_ref().err().cloned(),
+                        });
+                    }
+                    match verdict {
                         Ok(()) => passed += 1,
                         Err(why) => {
                             failed_checks += 1;
@@ -505,23 +557,114 @@ impl Vu {
                 }
                 if first_fail.is_none() || step.on_fail == OnFail::Continue {
                     for x in &step.extract {
-                        match respond::extract(&x.extractor, &mut seen, &self.jar, &host) {
-                            Ok(v) => result.extracted.push((x.name.clone(), v)),
+                        match respond::extract(&x.name, &x.extractor, &mut seen, &self.jar, &host) {
+                            Ok(v) => {
+                                if tracing {
+                                    t_extracts.push(crate::trace::TraceExtract {
+                                        name: x.name.clone(),
+                                        value: Some(crate::redact::text_of(&v)),
+                                        error: None,
+                                    });
+                                }
+                                result.extracted.push((x.name.clone(), v))
+                            }
                             Err(why) => {
+                                if tracing {
+                                    t_extracts.push(crate::trace::TraceExtract {
+                                        name: x.name.clone(),
+                                        value: None,
+                                        error: Some(why.clone()),
+                                    });
+                                }
                                 if first_fail.is_none() {
-                                    first_fail = Some((
-                                        Category::Extract,
-                                        format!("{why} for `{}`{}", x.name, seen.snippet()),
-                                    ));
+                                    first_fail = Some((Category::Extract, why));
                                 }
                             }
                         }
                     }
+                } else if tracing {
+                    t_extracts.extend(step.extract.iter().map(|x| crate::trace::TraceExtract {
+                        name: x.name.clone(),
+                        value: None,
+                        error: Some("not run: the step had already failed".into()),
+                    }));
                 }
                 result.failed = first_fail.is_some();
+                if tracing {
+                    t_response = Some((status, resp_headers, body_bytes));
+                }
                 (first_fail, Some(status), passed, failed_checks)
             }
         };
+        let error = error.map(|(c, m)| (c, sh.program.secrets.message(m, ctx, &result.extracted)));
+        if let (Some(t), Some(capture)) = (&sh.trace, capture) {
+            let mut ev = self.event(sh, step, elapsed);
+            let mut r = sh.program.secrets.redactor(ctx, &result.extracted);
+            for h in &capture.hops {
+                crate::trace::hide_credentials(&h.headers, &mut r);
+                if let Some((_, rh)) = &h.response {
+                    crate::trace::hide_credentials(rh, &mut r);
+                }
+            }
+            let mut hops = capture.hops;
+            if let Some(last) = hops.pop() {
+                for h in &hops {
+                    ev.redirects.push(crate::trace::TraceRedirect {
+                        method: h.method.to_string(),
+                        url: r.string(h.url.clone()),
+                        status: h.response.as_ref().map_or(0, |(s, _)| *s),
+                        location: h
+                            .response
+                            .as_ref()
+                            .and_then(|(_, rh)| rh.get(LOCATION))
+                            .and_then(|l| l.to_str().ok())
+                            .map(|l| r.string(l.to_string())),
+                    });
+                }
+                ev.request = Some(crate::trace::TraceRequest {
+                    method: last.method.to_string(),
+                    url: r.string(last.url),
+                    headers: crate::trace::headers(&last.headers, &r),
+                    body: crate::trace::TraceBody::of(&last.body, &r),
+                });
+            }
+            if let Some((status, rh, body)) = t_response {
+                ev.response = Some(crate::trace::TraceResponse {
+                    status,
+                    headers: crate::trace::headers(&rh, &r),
+                    body: body.and_then(|b| crate::trace::TraceBody::of(&b, &r)),
+                });
+            }
+            ev.extracted = t_extracts
+                .into_iter()
+                .map(|mut x| {
+                    let hidden = sh.program.secrets.is_secret(&x.name);
+                    x.value = x.value.map(|v| {
+                        if hidden {
+                            format!("[redacted:{}]", x.name)
+                        } else {
+                            r.string(v)
+                        }
+                    });
+                    x.error = x.error.map(|e| r.string(e));
+                    x
+                })
+                .collect();
+            ev.checks = t_checks
+                .into_iter()
+                .map(|mut c| {
+                    c.actual = c.actual.map(|a| r.string(a));
+                    c.message = c.message.map(|m| r.string(m));
+                    c
+                })
+                .collect();
+            ev.failed = result.failed;
+            ev.error = error.as_ref().map(|(c, m)| crate::trace::TraceError {
+                category: c.as_str(),
+                message: r.string(m.clone()),
+            });
+            t.emit(ev);
+        }
         let mut rec = sh.shards.local();
         rec.request(RequestRecord {
             step: step.id,
@@ -549,6 +692,7 @@ impl Vu {
         usage: &mut ConnUse,
         sent: &mut u64,
         received: &mut u64,
+        mut capture: Option<&mut Capture>,
     ) -> Result<(u16, HeaderMap, Option<Bytes>, String), TransportError> {
         let mut method = step.method.clone();
         let mut hops = 0;
@@ -570,6 +714,15 @@ impl Vu {
             let mut head = headers.clone();
             self.finish_head(&uri, &origin, &mut head);
             *sent += request_size(&method, &pq, &head, body.len()) as u64;
+            if let Some(c) = capture.as_deref_mut() {
+                c.hops.push(Hop {
+                    method: method.clone(),
+                    url: uri.to_string(),
+                    headers: head.clone(),
+                    body: body.clone(),
+                    response: None,
+                });
+            }
             // Built on demand: a retry on a fresh connection needs a second copy, the
             // common case needs none.
             let make = || {
@@ -584,6 +737,9 @@ impl Vu {
             let (parts, incoming) = resp.into_parts();
             *received += head_size(&parts.headers) as u64;
             self.store_cookies(&parts.headers, &origin, &path);
+            if let Some(hop) = capture.as_deref_mut().and_then(|c| c.hops.last_mut()) {
+                hop.response = Some((status, parts.headers.clone()));
+            }
             let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
             if redirect && step.follow_redirects && hops < MAX_REDIRECTS {
                 if let Some(next) = parts
@@ -620,10 +776,59 @@ impl Vu {
                 .checks
                 .iter()
                 .any(|c| matches!(&c.check, Check::Status(s) if !s.accepts(status)));
-            let keep = step.needs_body || status >= 400 || status_fails;
+            let keep = step.needs_body || status >= 400 || status_fails || capture.is_some();
             let (bytes, n) = read_body(incoming, keep, MAX_BODY_BYTES).await?;
             *received += n;
             return Ok((status, parts.headers, bytes, origin.host));
+        }
+    }
+}
+
+/// What a traced request sent and got, hop by hop (redirects, then the final request).
+#[derive(Default)]
+pub(crate) struct Capture {
+    hops: Vec<Hop>,
+}
+
+struct Hop {
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: Bytes,
+    response: Option<(u16, HeaderMap)>,
+}
+
+impl Vu {
+    /// A trace event for `step` of the running iteration, to be filled in.
+    pub(crate) fn event(
+        &self,
+        sh: &Shared,
+        step: &StepPlan,
+        elapsed: Duration,
+    ) -> crate::trace::TraceEvent {
+        crate::trace::TraceEvent {
+            vu: self.id,
+            iteration: self.iteration,
+            scenario: sh.program.scenarios[self.scenario].name.clone(),
+            step: step.name.clone(),
+            step_index: step.index,
+            kind: step.kind.stream_name().unwrap_or("http"),
+            source: step
+                .source
+                .as_ref()
+                .map(|(har, entry)| crate::trace::TraceSource {
+                    har: har.clone(),
+                    entry: *entry,
+                }),
+            request: None,
+            redirects: Vec::new(),
+            response: None,
+            elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+            extracted: Vec::new(),
+            checks: Vec::new(),
+            messages: None,
+            failed: false,
+            error: None,
         }
     }
 }

@@ -32,7 +32,7 @@ pub(crate) async fn step(
     if let Err(e) = session(vu, sh, step, ws, ctx, &mut s).await {
         s.broke(e);
     }
-    s.finish(vu, sh)
+    s.finish(vu, sh, ctx)
 }
 
 /// The socket's URL: the rendered URL with its query, `http`/`https` read as `ws`/`wss`
@@ -116,6 +116,9 @@ async fn session(
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
     s.sent += request_size(&http::Method::GET, &pq, request.headers(), 0) as u64;
+    if sh.trace.is_some() {
+        s.traced = Some((uri.to_string(), request.headers().clone()));
+    }
     let timed_out =
         |what: &str| TransportError::new(Category::Timeout, format!("{what} within {timeout}"));
     let tcp = tokio::time::timeout_at(deadline, tcp_connect(&origin))
