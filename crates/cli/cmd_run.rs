@@ -138,6 +138,17 @@ fn segment_of(args: &Args) -> Result<Segment, String> {
     }
 }
 
+/// `--var NAME=VALUE` flags as (name, value) pairs.
+pub fn parse_vars(flags: &[String]) -> Result<Vec<(String, String)>, String> {
+    flags
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_string(), val.to_string())),
+            _ => Err(format!("--var `{v}`: expected NAME=VALUE")),
+        })
+        .collect()
+}
+
 fn bad(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(EXIT_BAD_INPUT)
@@ -193,15 +204,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(g) => g,
         Err(e) => return Ok(bad(format!("--grace: {e}"))),
     };
-    let mut vars = Vec::new();
-    for v in &args.vars {
-        match v.split_once('=') {
-            Some((k, val)) if !k.trim().is_empty() => {
-                vars.push((k.trim().to_string(), val.to_string()))
-            }
-            _ => return Ok(bad(format!("--var `{v}`: expected NAME=VALUE"))),
-        }
-    }
+    let vars = match parse_vars(&args.vars) {
+        Ok(v) => v,
+        Err(e) => return Ok(bad(e)),
+    };
     if let Err(e) = plan.load.overlay(&load).resolve() {
         return Ok(bad(format!("load: {e}")));
     }

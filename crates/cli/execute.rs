@@ -19,6 +19,7 @@ pub fn run_plan(
     opts: RunOptions,
     endpoint: Option<Endpoint>,
 ) -> anyhow::Result<Result<RunResults, RunError>> {
+    raise_open_file_limit();
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -68,4 +69,30 @@ pub fn run_plan(
     // Connection tasks of VUs may still be parked; don't wait for them.
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(result)
+}
+
+/// Raises the soft open-file limit to the hard one: every VU holds a socket per origin, and
+/// the usual soft limit (1024) is below a run of a few thousand VUs while the hard one rarely
+/// is. Harmless when already high enough; a failure leaves the limit as it was.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read/write the struct passed by reference.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            // macOS refuses more than OPEN_MAX for the soft limit of an unlimited hard one.
+            let want = if lim.rlim_max == libc::RLIM_INFINITY {
+                1 << 20
+            } else {
+                lim.rlim_max
+            };
+            if want > lim.rlim_cur {
+                lim.rlim_cur = want;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
 }

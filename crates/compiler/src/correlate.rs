@@ -8,6 +8,7 @@
 //! matching, confidence scoring (weak links become comments, not templates), and the
 //! narrowest extractor that returns exactly the recorded value.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 
@@ -255,7 +256,12 @@ pub fn infer(
         sent.push('\u{1}');
         sent_len_by_entry[i] = sent.len();
     }
-    let sent_before = |pos: usize, v: &str| sent[..sent_len_by_entry[kept[pos]]].contains(v);
+    let sent = RefCell::new(SentText::new(sent));
+    let sent_before = |pos: usize, v: &str| {
+        sent.borrow_mut()
+            .first_end(v)
+            .is_some_and(|end| end <= sent_len_by_entry[kept[pos]])
+    };
 
     let rec_start = entries.iter().map(|e| e.start_ms).fold(f64::MAX, f64::min);
     let rec_end = entries.iter().map(|e| e.end_ms()).fold(f64::MIN, f64::max);
@@ -271,10 +277,13 @@ pub fn infer(
     // Sign-ups: identity fields get a fresh value per iteration so each iteration is a new user.
     let mut fixed: HashMap<String, String> = HashMap::new(); // recorded value -> var
     let mut vars: Vec<VarDef> = Vec::new();
-    let mut used_names: HashSet<String> = throng_ir::template::reserved_names()
-        .chain(["base_url"])
-        .map(str::to_string)
-        .collect();
+    let mut used_names = Names {
+        used: throng_ir::template::reserved_names()
+            .chain(["base_url"])
+            .map(str::to_string)
+            .collect(),
+        next: HashMap::new(),
+    };
     for (pos, r) in reqs.iter().enumerate() {
         let e = entries[pos];
         if e.method != "POST"
@@ -330,7 +339,12 @@ pub fn infer(
         }
     }
 
+    // Producers are settled lazily, for the values some request actually sends: `emitted`
+    // lists every response that offered a value (in order), `producers` memoizes the first
+    // of them that was not an echo of what the client had already sent. Checking the echo
+    // rule for every value of every response was quadratic in the recording's size.
     let mut producers: HashMap<String, Prod> = HashMap::new();
+    let mut emitted: HashMap<String, Vec<Prod>> = HashMap::new();
     let mut locations: HashMap<String, Prod> = HashMap::new();
     let mut links: Vec<Link> = Vec::new();
     let mut suggestions: Vec<Suggestion> = Vec::new();
@@ -346,6 +360,21 @@ pub fn infer(
             *counts.entry(s.value).or_default() += 1;
         }
     }
+    // What a producer can matter for: slot values and request targets (Location links).
+    let targets: HashSet<String> = reqs.iter().map(|r| r.url.path_and_query()).collect();
+    // Raw response text by token, built on first use by the text fallback, for the tokens
+    // of the values it can be asked about.
+    let body_tokens: OnceCell<HashMap<&str, Vec<usize>>> = OnceCell::new();
+    let body_index = || {
+        body_tokens.get_or_init(|| {
+            let runs: HashSet<&str> = counts
+                .keys()
+                .filter(|v| (8..=400).contains(&v.len()))
+                .flat_map(|v| tok_runs(v))
+                .collect();
+            index_body_tokens(&entries, &runs)
+        })
+    };
     let mut gen_var: HashMap<String, String> = HashMap::new();
     let mut preexisting_cookies: BTreeSet<String> = BTreeSet::new();
     let mut jar: HashSet<String> = HashSet::new();
@@ -399,8 +428,8 @@ pub fn infer(
             }
             let leaf = leaf_key(&slot.key).to_string();
             // 1. A value the server produced earlier.
-            let found = producers.get(&slot.value).cloned().or_else(|| {
-                text_producer(&slot.value, pos, &entries, &sent_before).inspect(|p| {
+            let found = settle(&slot.value, &mut producers, &emitted, &sent_before).or_else(|| {
+                text_producer(&slot.value, pos, &entries, &body_index, &sent_before).inspect(|p| {
                     producers.insert(slot.value.clone(), p.clone());
                 })
             });
@@ -589,20 +618,22 @@ pub fn infer(
         }
 
         // This response's values become producers for later requests.
-        for (value, prod) in response_producers(e, pos, &reqs[pos].url) {
+        let wanted = |v: &str| counts.contains_key(v) || targets.contains(v);
+        for (value, prod) in response_producers(e, pos, &reqs[pos].url, &wanted) {
             jar.extend(e.set_cookies.iter().map(|(n, _)| n.clone()));
             if matches!(prod.source, Source::Location) {
                 locations.entry(value).or_insert(prod);
                 continue;
             }
-            if producers.contains_key(&value)
-                || !candidate(&value, prod.number)
-                || sent_before(pos, &value)
-            {
+            if !candidate(&value, prod.number) || !wanted(&value) {
                 continue;
             }
-            producers.insert(value, prod);
+            emitted.entry(value).or_default().push(prod);
         }
+    }
+    // A Location link may name a value a body produced too (`producer_of` prefers that).
+    for l in &links {
+        settle(&l.prod_value, &mut producers, &emitted, &sent_before);
     }
     if !preexisting_cookies.is_empty() {
         warnings.push(format!(
@@ -639,8 +670,34 @@ pub fn infer(
     // Extractors for every applied link, on the step that runs the producing request.
     let mut extract: HashMap<usize, Vec<DraftExtract>> = HashMap::new();
     let mut correlations: Vec<Correlation> = Vec::new();
-    let mut seen_vars: HashSet<String> = HashSet::new();
+    let mut users_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for l in &links {
+        users_of
+            .entry(l.var.as_str())
+            .or_default()
+            .push(l.consumer_pos);
+    }
+    // The extractors, producer by producer, so that each body is parsed once.
+    let mut firsts: Vec<(usize, Prod)> = Vec::new();
+    let mut seen_vars: HashSet<&str> = HashSet::new();
+    for (i, l) in links.iter().enumerate() {
+        if seen_vars.insert(&l.var) {
+            if let Some(p) = producer_of(l, &producers, &locations) {
+                firsts.push((i, p));
+            }
+        }
+    }
+    firsts.sort_by_key(|(_, p)| p.pos);
+    let mut parsed: Option<(usize, Option<Value>)> = None;
+    let mut extractors: HashMap<usize, Extractor> = HashMap::new();
+    for (i, p) in &firsts {
+        if let Some(x) = synthesize(p, &links[*i].prod_value, entries[p.pos], &mut parsed) {
+            extractors.insert(*i, x);
+        }
+    }
+    drop(parsed);
+    let mut seen_vars: HashSet<String> = HashSet::new();
+    for (i, l) in links.iter().enumerate() {
         if !seen_vars.insert(l.var.clone()) {
             continue;
         }
@@ -648,15 +705,11 @@ pub fn infer(
             continue;
         };
         let users: Vec<usize> = {
-            let mut u: Vec<usize> = links
-                .iter()
-                .filter(|x| x.var == l.var)
-                .map(|x| x.consumer_pos)
-                .collect();
+            let mut u = users_of.get(l.var.as_str()).cloned().unwrap_or_default();
             u.dedup();
             u
         };
-        let Some(extractor) = synthesize(&p, &l.prod_value, entries[p.pos]) else {
+        let Some(extractor) = extractors.remove(&i) else {
             warnings.push(format!(
                 "no reliable extractor for `{}`; it stays recorded",
                 l.var
@@ -818,6 +871,127 @@ pub fn infer(
         warnings,
         collapsed_hops,
     }
+}
+
+/// Everything the client sent, in time order, and where a value first appears in it.
+///
+/// The echo rule asks this for every correlated value, and the text grows with the
+/// recording: a scan per question was quadratic. A 4-byte-gram index (built on first use)
+/// finds the first occurrence from the positions of the value's rarest gram; values shorter
+/// than a gram, and texts too big to index, are scanned. Answers are memoized.
+struct SentText {
+    text: String,
+    grams: Option<HashMap<u32, Vec<u32>, GramHash>>,
+    memo: HashMap<String, Option<usize>>,
+}
+
+/// Texts up to this size are indexed (4 bytes of index per byte of text).
+const MAX_INDEXED_SENT: usize = 32 << 20;
+
+impl SentText {
+    fn new(text: String) -> Self {
+        SentText {
+            text,
+            grams: None,
+            memo: HashMap::new(),
+        }
+    }
+
+    fn gram(b: &[u8]) -> u32 {
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// The end of the first occurrence of `v`, if any.
+    fn first_end(&mut self, v: &str) -> Option<usize> {
+        if let Some(end) = self.memo.get(v) {
+            return *end;
+        }
+        let end = if v.len() >= 4 && self.text.len() <= MAX_INDEXED_SENT {
+            self.indexed_first(v)
+        } else {
+            self.text.find(v)
+        }
+        .map(|i| i + v.len());
+        self.memo.insert(v.to_string(), end);
+        end
+    }
+
+    fn indexed_first(&mut self, v: &str) -> Option<usize> {
+        let text = self.text.as_bytes();
+        let grams = self.grams.get_or_insert_with(|| {
+            let mut grams: HashMap<u32, Vec<u32>, GramHash> = HashMap::default();
+            for (i, w) in text.windows(4).enumerate() {
+                grams.entry(Self::gram(w)).or_default().push(i as u32);
+            }
+            grams
+        });
+        let v = v.as_bytes();
+        let mut rarest: Option<(usize, &Vec<u32>)> = None;
+        for (d, w) in v.windows(4).enumerate() {
+            let list = grams.get(&Self::gram(w))?;
+            if rarest.is_none_or(|(_, r)| list.len() < r.len()) {
+                rarest = Some((d, list));
+            }
+        }
+        let (d, list) = rarest?;
+        list.iter()
+            .filter_map(|&q| (q as usize).checked_sub(d))
+            .find(|&start| text[start..].starts_with(v))
+    }
+}
+
+/// A seeded multiply-xorshift hash for the gram index's `u32` keys (SipHash is slow here).
+#[derive(Clone)]
+struct GramHash(u64);
+
+impl Default for GramHash {
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        GramHash(std::collections::hash_map::RandomState::new().hash_one(0u8) | 1)
+    }
+}
+
+impl std::hash::BuildHasher for GramHash {
+    type Hasher = GramHasher;
+    fn build_hasher(&self) -> GramHasher {
+        GramHasher(self.0)
+    }
+}
+
+struct GramHasher(u64);
+
+impl std::hash::Hasher for GramHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        // splitmix64's finalizer over the seeded key.
+        let mut z = self.0 ^ u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = z ^ (z >> 31);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The producer of `v`: memoized, else the first response that offered it without echoing
+/// what the client had sent by then.
+fn settle(
+    v: &str,
+    producers: &mut HashMap<String, Prod>,
+    emitted: &HashMap<String, Vec<Prod>>,
+    sent_before: &dyn Fn(usize, &str) -> bool,
+) -> Option<Prod> {
+    if let Some(p) = producers.get(v) {
+        return Some(p.clone());
+    }
+    let p = emitted.get(v)?.iter().find(|p| !sent_before(p.pos, v))?;
+    producers.insert(v.to_string(), p.clone());
+    Some(p.clone())
 }
 
 fn producer_of(
@@ -1345,15 +1519,23 @@ fn sanitize(name: &str) -> String {
     }
 }
 
-fn unique_name(used: &mut HashSet<String>, base: &str) -> String {
+/// Variable names taken, and per base the suffix to try next, so that the n-th `token` of
+/// a long recording does not try the n-1 taken ones again.
+#[derive(Default)]
+struct Names {
+    used: HashSet<String>,
+    next: HashMap<String, usize>,
+}
+
+fn unique_name(names: &mut Names, base: &str) -> String {
     let base = sanitize(base);
     let mut name = base.clone();
-    let mut n = 2;
-    while used.contains(&name) {
+    let n = names.next.entry(base.clone()).or_insert(2);
+    while names.used.contains(&name) {
         name = format!("{base}_{n}");
-        n += 1;
+        *n += 1;
     }
-    used.insert(name.clone());
+    names.used.insert(name.clone());
     name
 }
 
@@ -1381,7 +1563,7 @@ fn collection(r: &Req) -> Option<String> {
 
 fn var_for(
     memo: &mut HashMap<String, String>,
-    used: &mut HashSet<String>,
+    used: &mut Names,
     value: &str,
     p: &Prod,
     reqs: &[Req],
@@ -1666,7 +1848,13 @@ fn render_json(v: &Value, pointer: &str, repl: &HashMap<Addr, String>) -> Value 
 }
 
 /// Every value a response offers, best source first so the first insert wins.
-fn response_producers(e: &Entry, pos: usize, url: &Url) -> Vec<(String, Prod)> {
+/// JSON leaves are kept only when `wanted`: a body's other values can produce nothing.
+fn response_producers(
+    e: &Entry,
+    pos: usize,
+    url: &Url,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Vec<(String, Prod)> {
     let mut out: Vec<(String, Prod)> = Vec::new();
     for (n, v) in &e.set_cookies {
         out.push((
@@ -1723,9 +1911,17 @@ fn response_producers(e: &Entry, pos: usize, url: &Url) -> Vec<(String, Prod)> {
     let trimmed = body.trim_start();
     let mime = e.resp_mime.to_ascii_lowercase();
     if mime.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Value>(body) {
-            let mut leaves: Vec<(String, Vec<Seg>, bool)> = Vec::new();
-            json_leaves(&v, &mut Vec::new(), &mut leaves);
+        let leaves = match json_leaves_streamed(body, wanted) {
+            Streamed::Leaves(leaves) => Some(leaves),
+            Streamed::NotJson => None,
+            // A repeated key: the parsed document's rule (the last one wins) decides.
+            Streamed::RepeatedKey => serde_json::from_str::<Value>(body).ok().map(|v| {
+                let mut leaves = Vec::new();
+                json_leaves(&v, &mut Vec::new(), wanted, &mut leaves);
+                leaves
+            }),
+        };
+        if let Some(leaves) = leaves {
             // The same value at several paths: prefer no array index, then the shortest path.
             let mut best: HashMap<String, (usize, Vec<Seg>, bool)> = HashMap::new();
             let mut order: Vec<String> = Vec::new();
@@ -1815,33 +2011,249 @@ fn attrs(tag: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn json_leaves(v: &Value, path: &mut Vec<Seg>, out: &mut Vec<(String, Vec<Seg>, bool)>) {
+enum Streamed {
+    Leaves(Vec<(String, Vec<Seg>, bool)>),
+    NotJson,
+    RepeatedKey,
+}
+
+/// [`json_leaves`] of a JSON text, walked while it is parsed: no `Value` is built for the
+/// (large, many) response bodies. Gives up on an object that repeats a key, where the
+/// parsed document keeps only the last value.
+fn json_leaves_streamed(text: &str, wanted: &dyn Fn(&str) -> bool) -> Streamed {
+    use serde::de::DeserializeSeed;
+    let mut state = LeafWalk {
+        path: Vec::new(),
+        wanted,
+        out: Vec::new(),
+        repeated: false,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let done = Walk(&mut state)
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    match done {
+        Ok(()) => Streamed::Leaves(state.out),
+        Err(_) if state.repeated => Streamed::RepeatedKey,
+        Err(_) => Streamed::NotJson,
+    }
+}
+
+struct LeafWalk<'w, 'de> {
+    path: Vec<(Option<std::borrow::Cow<'de, str>>, usize)>,
+    wanted: &'w dyn Fn(&str) -> bool,
+    out: Vec<(String, Vec<Seg>, bool)>,
+    repeated: bool,
+}
+
+impl LeafWalk<'_, '_> {
+    fn leaf(&mut self, v: &str, number: bool) {
+        if (self.wanted)(v) {
+            let path = self
+                .path
+                .iter()
+                .map(|(k, i)| match k {
+                    Some(k) => Seg::Key(k.to_string()),
+                    None => Seg::Index(*i),
+                })
+                .collect();
+            self.out.push((v.to_string(), path, number));
+        }
+    }
+}
+
+struct Walk<'s, 'w, 'de>(&'s mut LeafWalk<'w, 'de>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_, '_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<(), E> {
+        self.0.leaf(&serde_json::Number::from(n).to_string(), true);
+        Ok(())
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<(), E> {
+        self.0.leaf(&serde_json::Number::from(n).to_string(), true);
+        Ok(())
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        if let Some(n) = serde_json::Number::from_f64(f) {
+            self.0.leaf(&n.to_string(), true);
+        }
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.leaf(v, false);
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            self.0.path.push((None, i));
+            let more = seq.next_element_seed(Walk(&mut *self.0));
+            self.0.path.pop();
+            if more?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys: HashSet<std::borrow::Cow<'de, str>> = HashSet::new();
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            if !keys.insert(k.clone()) {
+                self.0.repeated = true;
+                return Err(serde::de::Error::custom("repeated key"));
+            }
+            self.0.path.push((Some(k), 0));
+            let done = map.next_value_seed(Walk(&mut *self.0));
+            self.0.path.pop();
+            done?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the text when it has no escapes.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(KeySeed)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v))
+    }
+}
+
+/// The `wanted` leaves of a JSON document: (value, path, is a number).
+fn json_leaves<'a>(
+    v: &'a Value,
+    path: &mut Vec<(Option<&'a str>, usize)>,
+    wanted: &dyn Fn(&str) -> bool,
+    out: &mut Vec<(String, Vec<Seg>, bool)>,
+) {
+    let owned = |path: &[(Option<&str>, usize)]| -> Vec<Seg> {
+        path.iter()
+            .map(|(k, i)| match k {
+                Some(k) => Seg::Key(k.to_string()),
+                None => Seg::Index(*i),
+            })
+            .collect()
+    };
     match v {
         Value::Object(m) => {
             for (k, c) in m {
-                path.push(Seg::Key(k.clone()));
-                json_leaves(c, path, out);
+                path.push((Some(k), 0));
+                json_leaves(c, path, wanted, out);
                 path.pop();
             }
         }
         Value::Array(a) => {
             for (i, c) in a.iter().enumerate() {
-                path.push(Seg::Index(i));
-                json_leaves(c, path, out);
+                path.push((None, i));
+                json_leaves(c, path, wanted, out);
                 path.pop();
             }
         }
-        Value::String(s) => out.push((s.clone(), path.clone(), false)),
-        Value::Number(n) => out.push((n.to_string(), path.clone(), true)),
+        Value::String(s) if wanted(s) => out.push((s.clone(), owned(path), false)),
+        Value::Number(n) => {
+            let n = n.to_string();
+            if wanted(&n) {
+                out.push((n, owned(path), true));
+            }
+        }
         _ => {}
     }
 }
 
+fn is_tok_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Maximal runs of token characters (`[A-Za-z0-9_-]`), the unit `boundary_regex` matches at.
+fn tok_runs(s: &str) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() && !is_tok_byte(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && is_tok_byte(b[i]) {
+            i += 1;
+        }
+        // Runs are ASCII, so both ends are character boundaries.
+        (start < i).then(|| &s[start..i])
+    })
+}
+
+/// Token → the positions (ascending) of the responses whose body holds it as a whole run,
+/// for the tokens in `runs`.
+fn index_body_tokens<'a>(
+    entries: &[&'a Entry],
+    runs: &HashSet<&str>,
+) -> HashMap<&'a str, Vec<usize>> {
+    let mut lengths = [false; 401];
+    for r in runs {
+        lengths[r.len().min(400)] = true;
+    }
+    let mut index: HashMap<&'a str, Vec<usize>> = HashMap::new();
+    for (pos, e) in entries.iter().enumerate() {
+        let Some(body) = e.resp_body.as_deref() else {
+            continue;
+        };
+        for t in tok_runs(body) {
+            if t.len() > 400 || !lengths[t.len()] || !runs.contains(t) {
+                continue;
+            }
+            let list = index.entry(t).or_default();
+            if list.last() != Some(&pos) {
+                list.push(pos);
+            }
+        }
+    }
+    index
+}
+
 /// Fallback: a high-entropy value found in an earlier response's raw text.
-fn text_producer(
+///
+/// Only an occurrence with a non-token character (or nothing) on each side counts
+/// (`boundary_regex`), so each token run of `v` is a whole run of that body: the token
+/// index narrows the bodies to search to the few holding `v`'s rarest run.
+fn text_producer<'a>(
     v: &str,
     before: usize,
     entries: &[&Entry],
+    body_index: &dyn Fn() -> &'a HashMap<&'a str, Vec<usize>>,
     sent_before: &dyn Fn(usize, &str) -> bool,
 ) -> Option<Prod> {
     let strong = v.len() >= 8
@@ -1851,11 +2263,24 @@ fn text_producer(
             || HEX.is_match(v)
             || (v.chars().any(|c| c.is_ascii_digit())
                 && v.chars().any(|c| c.is_ascii_alphabetic())));
-    if !strong || v.contains(char::is_whitespace) {
+    if !strong || v.contains(char::is_whitespace) || before == 0 {
         return None;
     }
-    for (pos, e) in entries.iter().enumerate().take(before) {
-        let Some(body) = &e.resp_body else { continue };
+    let index = body_index();
+    let mut rarest: Option<&Vec<usize>> = None;
+    for run in tok_runs(v) {
+        let list = index.get(run)?;
+        if rarest.is_none_or(|r| list.len() < r.len()) {
+            rarest = Some(list);
+        }
+    }
+    for &pos in rarest? {
+        if pos >= before {
+            break;
+        }
+        let Some(body) = &entries[pos].resp_body else {
+            continue;
+        };
         if !body.contains(v) || sent_before(pos, v) {
             continue;
         }
@@ -1911,7 +2336,13 @@ fn boundary_regex(body: &str, v: &str) -> Option<String> {
 }
 
 /// The narrowest extractor that returns exactly the recorded value from the recorded response.
-fn synthesize(p: &Prod, value: &str, e: &Entry) -> Option<Extractor> {
+/// `parsed` caches the last JSON body parsed (by position).
+fn synthesize(
+    p: &Prod,
+    value: &str,
+    e: &Entry,
+    parsed: &mut Option<(usize, Option<Value>)>,
+) -> Option<Extractor> {
     match &p.source {
         Source::Header(h) => Some(Extractor::Header(h.clone())),
         Source::Location => Some(Extractor::Header("location".into())),
@@ -1939,16 +2370,20 @@ fn synthesize(p: &Prod, value: &str, e: &Entry) -> Option<Extractor> {
             .ok()
             .map(|pattern| Extractor::Regex { pattern, group: 1 }),
         Source::Json(path) => {
-            let doc: Value = serde_json::from_str(e.resp_body.as_deref()?).ok()?;
-            let candidates = [
-                json_path_predicated(&doc, path),
-                Some(json_path_plain(path)),
-            ];
+            if !matches!(parsed, Some((pos, _)) if *pos == p.pos) {
+                let doc = e
+                    .resp_body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str::<Value>(b).ok());
+                *parsed = Some((p.pos, doc));
+            }
+            let doc = parsed.as_ref()?.1.as_ref()?;
+            let candidates = [json_path_predicated(doc, path), Some(json_path_plain(path))];
             for c in candidates.into_iter().flatten() {
                 let Ok(jp) = JsonPath::parse(&c) else {
                     continue;
                 };
-                let first = jp.query(&doc).into_iter().next();
+                let first = jp.query(doc).into_iter().next();
                 let matches = match first {
                     Some(Value::String(s)) => s == value,
                     Some(Value::Number(n)) => n.to_string() == value,
@@ -2017,14 +2452,15 @@ fn json_path_predicated(doc: &Value, path: &[Seg]) -> Option<String> {
                             && !s.contains(['\'', '\\', '\n'])
                             && !is_dynamic_segment(s)
                             && !UUID.is_match(s);
-                        let unique = arr
-                            .iter()
-                            .filter(|o| o.get(k).and_then(Value::as_str) == Some(s))
-                            .count()
-                            == 1;
                         let simple_key = k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                             && !k.starts_with(|c: char| c.is_ascii_digit());
-                        (stable && unique && simple_key).then(|| format!("[?@.{k}=='{s}']"))
+                        let unique = || {
+                            arr.iter()
+                                .filter(|o| o.get(k).and_then(Value::as_str) == Some(s))
+                                .count()
+                                == 1
+                        };
+                        (stable && simple_key && unique()).then(|| format!("[?@.{k}=='{s}']"))
                     })
                 });
                 match pred {
@@ -2036,4 +2472,89 @@ fn json_path_predicated(doc: &Value, path: &[Seg]) -> Option<String> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_text_finds_the_first_occurrence_like_a_scan() {
+        // A small alphabet makes many partial and overlapping matches.
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let text: String = (0..20_000)
+            .map(|_| ['a', 'b', 'c', '\u{1}', 'é'][(next() % 5) as usize])
+            .collect();
+        let mut sent = SentText::new(text.clone());
+        for _ in 0..2_000 {
+            let chars: Vec<char> = text.chars().collect();
+            let start = (next() as usize) % chars.len();
+            let len = 1 + (next() as usize) % 12;
+            let mut v: String = chars[start..(start + len).min(chars.len())]
+                .iter()
+                .collect();
+            if next() % 3 == 0 {
+                v.push('d'); // absent
+            }
+            let expect = text.find(&v).map(|i| i + v.len());
+            assert_eq!(sent.first_end(&v), expect, "{v:?}");
+            assert_eq!(sent.first_end(&v), expect, "{v:?} (memoized)");
+        }
+    }
+
+    #[test]
+    fn streamed_leaves_match_the_parsed_document() {
+        let all = |_: &str| true;
+        let text = r#"{"a": [1, -2, 3.5, 1e3, 18446744073709551615, "x\/y", "\u00e9t\u00e9"],
+            "b\"k": {"c": null, "d": true, "e": [[{"f": "g"}]]}, "": ""}"#;
+        let Streamed::Leaves(got) = json_leaves_streamed(text, &all) else {
+            panic!("not streamed");
+        };
+        let doc: Value = serde_json::from_str(text).unwrap();
+        let mut want = Vec::new();
+        json_leaves(&doc, &mut Vec::new(), &all, &mut want);
+        assert_eq!(got, want);
+        assert!(matches!(
+            json_leaves_streamed(r#"{"a": 1, "a": 2}"#, &all),
+            Streamed::RepeatedKey
+        ));
+        assert!(matches!(
+            json_leaves_streamed("[1,", &all),
+            Streamed::NotJson
+        ));
+        assert!(matches!(
+            json_leaves_streamed("[1] x", &all),
+            Streamed::NotJson
+        ));
+        let only_g = |v: &str| v == "g";
+        let Streamed::Leaves(got) = json_leaves_streamed(text, &only_g) else {
+            panic!("not streamed");
+        };
+        assert_eq!(got.len(), 1);
+        assert_eq!(json_path_plain(&got[0].1), "$['b\"k'].e[0][0].f");
+    }
+
+    #[test]
+    fn unique_names_skip_taken_suffixes() {
+        let mut names = Names::default();
+        names.used.insert("token_3".into());
+        let got: Vec<String> = (0..4).map(|_| unique_name(&mut names, "token")).collect();
+        assert_eq!(got, ["token", "token_2", "token_4", "token_5"]);
+        assert_eq!(unique_name(&mut names, "token_6"), "token_6");
+        assert_eq!(unique_name(&mut names, "token"), "token_7");
+    }
+
+    #[test]
+    fn tok_runs_split_at_non_token_characters() {
+        let runs: Vec<&str> = tok_runs("a.b-c_d é=x1 ").collect();
+        assert_eq!(runs, ["a", "b-c_d", "x1"]);
+        assert_eq!(tok_runs("").count(), 0);
+        assert_eq!(tok_runs("...").count(), 0);
+    }
 }

@@ -16,6 +16,7 @@ mod filter;
 pub mod har;
 pub mod openapi;
 mod util;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -174,6 +175,14 @@ pub enum CompileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: not a regular file (a directory, device or FIFO); only regular files are read", path.display())]
+    NotAFile { path: PathBuf },
+    #[error("{}: {what}; HAR files are limited to {limit} bytes ({} MiB)", path.display(), limit >> 20)]
+    TooLarge {
+        path: PathBuf,
+        what: String,
+        limit: u64,
+    },
     #[error("{file}:{line}:{column}: invalid UTF-8: a HAR file is UTF-8 JSON")]
     NotUtf8 {
         file: String,
@@ -205,6 +214,25 @@ pub enum CompileError {
     Invalid { file: String, message: String },
 }
 
+/// HAR files larger than this are refused before parsing (a parsed recording takes a few
+/// times its size in memory).
+pub const MAX_HAR_BYTES: u64 = 256 << 20;
+
+impl CompileError {
+    fn from_read(path: &Path, e: util::ReadCapped, limit: u64) -> Self {
+        let path = path.to_path_buf();
+        match e {
+            util::ReadCapped::Io(source) => CompileError::Read { path, source },
+            util::ReadCapped::NotAFile => CompileError::NotAFile { path },
+            too_large @ util::ReadCapped::TooLarge(_) => CompileError::TooLarge {
+                path,
+                what: too_large.to_string(),
+                limit,
+            },
+        }
+    }
+}
+
 /// The input formats `compile` recognises by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
@@ -219,6 +247,16 @@ pub enum InputKind {
 pub fn detect_path(path: &Path) -> Result<InputKind, CompileError> {
     use std::io::Read;
     let mut head = Vec::with_capacity(64 * 1024);
+    // A FIFO would block the open and a device never ends: only regular files are read.
+    let meta = std::fs::metadata(path).map_err(|source| CompileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(CompileError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
     std::fs::File::open(path)
         .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
         .map_err(|source| CompileError::Read {
@@ -248,10 +286,8 @@ pub fn detect_path(path: &Path) -> Result<InputKind, CompileError> {
 
 /// Compiles the recording at `input`.
 pub fn compile(input: &Path, opts: &CompileOptions) -> Result<Compiled, CompileError> {
-    let bytes = std::fs::read(input).map_err(|source| CompileError::Read {
-        path: input.to_path_buf(),
-        source,
-    })?;
+    let bytes = util::read_capped(input, MAX_HAR_BYTES)
+        .map_err(|e| CompileError::from_read(input, e, MAX_HAR_BYTES))?;
     let label = input.display().to_string();
     let mut opts = opts.clone();
     if opts.name.is_none() {

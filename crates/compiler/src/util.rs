@@ -296,3 +296,43 @@ mod tests {
         assert_eq!(registrable_domain("127.0.0.1"), "127.0.0.1");
     }
 }
+
+/// Why an input file could not be read within its bounds (the caller names the file).
+#[derive(Debug)]
+pub enum ReadCapped {
+    Io(std::io::Error),
+    /// A directory, device, FIFO or socket: its size says nothing and reading may never end.
+    NotAFile,
+    /// More than the cap (`Some(size)` when the size on disk said so).
+    TooLarge(Option<u64>),
+}
+
+impl std::fmt::Display for ReadCapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadCapped::Io(e) => write!(f, "cannot read: {e}"),
+            ReadCapped::NotAFile => write!(
+                f,
+                "not a regular file (a directory, device or FIFO); only regular files are read"
+            ),
+            ReadCapped::TooLarge(Some(size)) => write!(f, "file is {size} bytes"),
+            ReadCapped::TooLarge(None) => write!(f, "file grew while it was read"),
+        }
+    }
+}
+
+/// Reads a regular file of at most `cap` bytes, through the IR's one bounded reader (regular
+/// files only, checked before opening; the read stops at `cap + 1` bytes whatever the size on
+/// disk claimed), with the compiler's own error wording.
+pub fn read_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>, ReadCapped> {
+    throng_ir::read_bounded(path, cap).map_err(|e| match e {
+        throng_ir::ReadError::Io { source, .. } => ReadCapped::Io(source),
+        throng_ir::ReadError::NotAFile { .. } => ReadCapped::NotAFile,
+        throng_ir::ReadError::TooLarge { size, .. } => ReadCapped::TooLarge(size),
+        // Bytes are not decoded here; kept total for a future text variant.
+        other @ throng_ir::ReadError::InvalidUtf8 { .. } => ReadCapped::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            other.to_string(),
+        )),
+    })
+}

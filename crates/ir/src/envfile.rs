@@ -78,12 +78,16 @@ pub fn render(vars: &[(String, String)]) -> String {
     out
 }
 
-/// Reads a sidecar file if it exists; a missing file is an empty map.
+/// Sidecar files larger than this are refused: they hold a few secrets.
+pub const MAX_ENV_BYTES: u64 = 1024 * 1024;
+
+/// Reads a sidecar file if it exists; a missing file is an empty map. The file must be a
+/// regular file of at most [`MAX_ENV_BYTES`] (read with [`crate::source::read_bounded`]).
 pub fn read_if_present(path: &Path) -> Result<HashMap<String, String>, String> {
-    match std::fs::read_to_string(path) {
+    match crate::source::read_text_bounded(path, MAX_ENV_BYTES) {
         Ok(text) => parse(&text).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(e) if e.is_not_found() => Ok(HashMap::new()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -101,5 +105,26 @@ mod tests {
         assert_eq!(parsed["A"], "p\"w\\d\n2");
         assert_eq!(parsed["B_1"], "x");
         assert!(parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn sidecars_are_read_within_bounds() {
+        let dir = std::env::temp_dir().join(format!("throng-ir-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(read_if_present(&dir.join("missing.env"))
+            .unwrap()
+            .is_empty());
+        let ok = dir.join("ok.env");
+        std::fs::write(&ok, "A=1\n").unwrap();
+        assert_eq!(read_if_present(&ok).unwrap()["A"], "1");
+        let big = dir.join("big.env");
+        std::fs::write(&big, "A=".to_string() + &"x".repeat(MAX_ENV_BYTES as usize)).unwrap();
+        let e = read_if_present(&big).unwrap_err();
+        assert!(
+            e.ends_with("big.env: file is 1048578 bytes; limited to 1048576"),
+            "{e}"
+        );
+        let e = read_if_present(&dir).unwrap_err();
+        assert!(e.ends_with(": not a regular file"), "{e}");
     }
 }

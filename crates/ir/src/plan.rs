@@ -28,6 +28,7 @@ pub struct Plan {
     /// Format version; only 1 exists.
     pub version: FormatVersion,
     /// Name of the test, shown in reports.
+    #[serde(deserialize_with = "de_name")]
     pub name: String,
     /// Template variables shared by every step; values may themselves be templates.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -55,6 +56,26 @@ impl Plan {
     pub fn step_count(&self) -> usize {
         self.scenarios.iter().map(|s| s.steps.len()).sum()
     }
+}
+
+/// Reads a name (of the plan, a scenario or a step) as text only: YAML would silently turn
+/// `name: 12345` or `name: yes` into a string, losing the original spelling (`012`, `1.50`),
+/// so names that are not text are refused with a hint to quote them.
+fn de_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct Name;
+    impl serde::de::Visitor<'_> for Name {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("text (quote a number or a boolean meant as a name, as in \"123\")")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+    }
+    d.deserialize_any(Name)
 }
 
 /// The format version number; anything other than 1 is refused.
@@ -145,6 +166,7 @@ pub enum Pick {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    #[serde(deserialize_with = "de_name")]
     pub name: String,
     /// Relative share of iterations when there are several scenarios (default 1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
@@ -194,6 +216,7 @@ impl Step {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
+    #[serde(deserialize_with = "de_name")]
     pub name: String,
     /// An HTTP request.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,8 +4,10 @@
 //! undefined variables surface at `throng validate`, not mid-run); the runner then
 //! compiles each template exactly once into an [`environment`] and only renders per request.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::io;
 use std::sync::{Arc, LazyLock};
 
 use indexmap::IndexMap;
@@ -64,14 +66,25 @@ enum TemplateKind {
     Text,
 }
 
-static SINGLE_EXPRESSION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\{\{-?\s*(.*?)\s*-?\}\}$").expect("static regex"));
 static FORBIDDEN_TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{%-?\s*(include|import|extends|from)\b").expect("static regex"));
 
 /// The syntax-checking environment: same configuration as a runtime one, no data.
 static CHECK_ENV: LazyLock<Environment<'static>> =
     LazyLock::new(|| environment(Arc::new(HashMap::new())));
+
+/// The expression when `source` is exactly one `{{ expr }}` on one line (whitespace control
+/// dashes allowed), as the pattern `^\{\{-?\s*(.*?)\s*-?\}\}$` would take it, without the
+/// cost of a regex per template.
+fn single_expression(source: &str) -> Option<&str> {
+    let inner = source.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains('\n') || inner.contains("{{") || inner.contains("}}") {
+        return None;
+    }
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    Some(inner.trim())
+}
 
 impl Template {
     /// Parses a template: checks its syntax, rejects file access, records what it reads.
@@ -84,7 +97,11 @@ impl Template {
                 references: Vec::new(),
             });
         }
-        if let Some(m) = FORBIDDEN_TAG.captures(&source) {
+        if let Some(m) = source
+            .contains("{%")
+            .then(|| FORBIDDEN_TAG.captures(&source))
+            .flatten()
+        {
             return Err(format!(
                 "template tag `{}` is not allowed: scenarios cannot read other files through templates",
                 &m[1]
@@ -92,7 +109,7 @@ impl Template {
         }
         let tmpl = CHECK_ENV
             .template_from_str(&source)
-            .map_err(|e| format!("invalid template `{source}`: {}", describe(&e)))?;
+            .map_err(|e| format!("invalid template `{}`: {}", snippet(&source), describe(&e)))?;
         let references = tmpl
             .undeclared_variables(true)
             .into_iter()
@@ -105,11 +122,9 @@ impl Template {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let kind = match SINGLE_EXPRESSION.captures(&source) {
-            Some(c) if !c[1].contains("}}") && !c[1].contains("{{") => {
-                TemplateKind::Expression(c[1].to_string())
-            }
-            _ => TemplateKind::Text,
+        let kind = match single_expression(&source) {
+            Some(e) => TemplateKind::Expression(e.to_string()),
+            None => TemplateKind::Text,
         };
         Ok(Template {
             source,
@@ -165,8 +180,157 @@ impl Template {
 
 fn describe(e: &JinjaError) -> String {
     match e.detail() {
-        Some(d) => format!("{} ({d})", e.kind()),
+        Some(d) => format!("{} ({})", e.kind(), snippet(d)),
         None => e.kind().to_string(),
+    }
+}
+
+/// How much of a value or a template a message quotes, in characters.
+pub const SNIPPET_CHARS: usize = 200;
+
+/// `text` cut to [`SNIPPET_CHARS`] characters for quoting in a message, saying how long it
+/// was: a message must not carry a multi-megabyte rendered value or template.
+pub fn snippet(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(SNIPPET_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}... ({} bytes)", &text[..end], text.len())),
+    }
+}
+
+/// A render or evaluation error as one line: the kind, then the detail cut by [`snippet`].
+pub fn describe_error(e: &JinjaError) -> String {
+    let mut msg = e.kind().to_string();
+    if e.kind() == ErrorKind::OutOfFuel {
+        msg.push_str(&format!(
+            " (a template may do about {TEMPLATE_FUEL} steps of work per render)"
+        ));
+    }
+    if let Some(d) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(&snippet(d));
+    }
+    msg
+}
+
+/// Fuel for one render or expression evaluation (minijinja's `set_fuel`): one unit pays for
+/// an instruction or about 64 bytes of data made. Real templates use a few hundred; this
+/// allows loops of many thousand iterations and tens of megabytes of intermediate data,
+/// and stops `{{ "x" * 100000000 }}`, `{{ (0,) * 99000000 }}` or runaway loops before they
+/// allocate (estimated sizes are checked before the allocation).
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
+/// Rendered text, or a value an expression evaluates to, larger than this is an error
+/// ([`render_bounded`], [`eval_bounded`]).
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
+/// Renders a compiled template, failing once the output passes [`MAX_RENDERED_BYTES`]
+/// (writing stops there) or the render runs out of fuel; errors are [`describe_error`]d.
+pub fn render_bounded(t: &minijinja::Template<'_, '_>, ctx: &Value) -> Result<String, String> {
+    let mut out = CappedWriter {
+        buf: Vec::new(),
+        over: false,
+    };
+    match t.render_captured_to(ctx, &mut out) {
+        Ok(_) => {}
+        Err(_) if out.over => return Err(too_large("rendered text")),
+        Err(e) => return Err(describe_error(&e)),
+    }
+    String::from_utf8(out.buf).map_err(|_| "rendered text is not UTF-8".to_string())
+}
+
+/// Evaluates a compiled expression, failing when its value is larger than
+/// [`MAX_RENDERED_BYTES`] (as text, or its items counted), without materializing it: a
+/// lazy `[0] * 99000000` is refused before anything walks it.
+pub fn eval_bounded(e: &minijinja::Expression<'_, '_>, ctx: &Value) -> Result<Value, String> {
+    let v = e.eval(ctx).map_err(|e| describe_error(&e))?;
+    check_value_size(&v)?;
+    Ok(v)
+}
+
+/// Refuses a value whose text, or whose items and their text, pass [`MAX_RENDERED_BYTES`];
+/// walks at most that much of it.
+pub fn check_value_size(v: &Value) -> Result<(), String> {
+    let mut budget = MAX_RENDERED_BYTES;
+    if fits(v, &mut budget, 0) {
+        Ok(())
+    } else {
+        Err(too_large("value"))
+    }
+}
+
+fn too_large(what: &str) -> String {
+    format!("{what} is larger than {MAX_RENDERED_BYTES} bytes")
+}
+
+/// Charges `v` against `budget` (string bytes, 8 per item); false once it runs out.
+fn fits(v: &Value, budget: &mut usize, depth: usize) -> bool {
+    use minijinja::value::ValueKind;
+    fn charge(budget: &mut usize, n: usize) -> bool {
+        match budget.checked_sub(n) {
+            Some(left) => {
+                *budget = left;
+                true
+            }
+            None => false,
+        }
+    }
+    if depth > 500 {
+        return false;
+    }
+    match v.kind() {
+        ValueKind::String | ValueKind::Bytes => charge(
+            budget,
+            v.as_str()
+                .map_or_else(|| v.as_bytes().map_or(0, <[u8]>::len), str::len),
+        ),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::Plain => {
+            if v.len().is_some_and(|n| n.saturating_mul(8) > *budget) {
+                return false;
+            }
+            let Ok(items) = v.try_iter() else {
+                return charge(budget, 8);
+            };
+            let map = v.kind() == ValueKind::Map;
+            for item in items {
+                if !charge(budget, 8) || !fits(&item, budget, depth + 1) {
+                    return false;
+                }
+                if map {
+                    let Ok(value) = v.get_item(&item) else {
+                        continue;
+                    };
+                    if !fits(&value, budget, depth + 1) {
+                        return false;
+                    }
+                }
+            }
+            true
+        }
+        _ => charge(budget, 8),
+    }
+}
+
+/// An `io::Write` into memory that refuses to grow past [`MAX_RENDERED_BYTES`].
+struct CappedWriter {
+    buf: Vec<u8>,
+    over: bool,
+}
+
+impl io::Write for CappedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > MAX_RENDERED_BYTES {
+            self.over = true;
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "rendered text is too large",
+            ));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -341,11 +505,15 @@ pub fn random_uuid() -> String {
 
 /// Builds the template environment with throng's builtins.
 ///
+/// Every render and expression evaluation in it is limited to [`TEMPLATE_FUEL`]; render
+/// with [`render_bounded`] and [`eval_bounded`] to bound the result's size as well.
+///
 /// `env_overlay` holds variables from a scenario's sidecar `.env` file, consulted
 /// before the process environment by `env(name, default)`.
 pub fn environment(env_overlay: Arc<HashMap<String, String>>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.add_function("uuid", random_uuid);
     env.add_function("timestamp", || {
@@ -391,7 +559,8 @@ pub fn environment(env_overlay: Arc<HashMap<String, String>>) -> Environment<'st
                 None => Err(JinjaError::new(
                     ErrorKind::InvalidOperation,
                     format!(
-                        "environment variable {name} is not set and env() was given no default"
+                        "environment variable {} is not set and env() was given no default",
+                        snippet(&name)
                     ),
                 )),
             }
@@ -425,6 +594,24 @@ mod tests {
     }
 
     #[test]
+    fn single_expressions_are_recognized() {
+        for (source, expr) in [
+            ("{{ qty }}", Some("qty")),
+            ("{{qty}}", Some("qty")),
+            ("{{- qty -}}", Some("qty")),
+            ("{{ a - b }}", Some("a - b")),
+            ("{{ a - }}", Some("a -")),
+            ("{{ -1 }}", Some("-1")),
+            ("{{ a }}{{ b }}", None),
+            ("x{{ a }}", None),
+            ("{{ a }} ", None),
+            ("{{ a\n }}", None),
+        ] {
+            assert_eq!(single_expression(source), expr, "{source}");
+        }
+    }
+
+    #[test]
     fn literal_escapes_template_syntax() {
         let env = environment(Arc::new(HashMap::new()));
         let t = Template::literal("a {{ b }} {% c %}");
@@ -447,5 +634,87 @@ mod tests {
         assert_eq!(out, "s3cret dflt 3 5 36");
         assert!(env.render_str("{{ env('THRONG_NOPE_X') }}", ()).is_err());
         assert!(env.render_str("{{ undefined_thing }}", ()).is_err());
+    }
+
+    fn env() -> Environment<'static> {
+        environment(Arc::new(HashMap::new()))
+    }
+
+    #[test]
+    fn fuel_stops_runaway_templates_before_they_allocate() {
+        let env = env();
+        let started = std::time::Instant::now();
+        for source in [
+            "{{ (0,) * 99000000 }}",
+            "{{ 'x' * 100000000 }}",
+            "{{ ([0] * 99000000) | list | length }}",
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            "{{ range(100000)|list|string * 1000 }}",
+            "{{1*(20100000008,097091021*(02,),range) }}",
+        ] {
+            let t = env.template_from_str(source).unwrap();
+            let e = render_bounded(&t, &Value::UNDEFINED).unwrap_err();
+            assert!(
+                e.contains("out of fuel") || e.contains("too large"),
+                "{source}: {e}"
+            );
+            assert!(e.len() < 400, "{source}: {e}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn real_templates_have_fuel_to_spare() {
+        let env = env();
+        let t = env
+            .template_from_str(
+                "[{% for i in range(5000) %}{\"id\": {{ i }}, \"n\": \"{{ 'item-' ~ i }}\"}{% if not loop.last %},{% endif %}{% endfor %}]",
+            )
+            .unwrap();
+        let out = render_bounded(&t, &Value::UNDEFINED).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()[4999]["id"],
+            4999
+        );
+    }
+
+    #[test]
+    fn rendered_text_and_values_are_capped() {
+        let env = env();
+        // 2 MiB of output from a loop: within fuel, past the output cap.
+        let t = env
+            .template_from_str("{% for i in range(2048) %}{{ 'x' * 1024 }}{% endfor %}")
+            .unwrap();
+        assert_eq!(
+            render_bounded(&t, &Value::UNDEFINED).unwrap_err(),
+            format!("rendered text is larger than {MAX_RENDERED_BYTES} bytes")
+        );
+        let t = env.template_from_str("{{ 'x' * 1000 }}").unwrap();
+        assert_eq!(render_bounded(&t, &Value::UNDEFINED).unwrap().len(), 1000);
+        // A lazily repeated list costs no fuel until walked: eval_bounded refuses it.
+        let e = env.compile_expression("[0] * 99000000").unwrap();
+        assert_eq!(
+            eval_bounded(&e, &Value::UNDEFINED).unwrap_err(),
+            format!("value is larger than {MAX_RENDERED_BYTES} bytes")
+        );
+        let e = env
+            .compile_expression("{'a': [1, 2, 'three'] * 10}")
+            .unwrap();
+        assert_eq!(eval_bounded(&e, &Value::UNDEFINED).unwrap().len(), Some(1));
+    }
+
+    #[test]
+    fn messages_quote_at_most_a_snippet() {
+        assert_eq!(snippet("short"), "short");
+        let long = "é".repeat(1000);
+        let cut = snippet(&long);
+        assert!(cut.starts_with(&"é".repeat(SNIPPET_CHARS)), "{cut}");
+        assert!(cut.ends_with("... (2000 bytes)"), "{cut}");
+        let env = env();
+        let t = env.template_from_str("{{ env('X' * 100000) }}").unwrap();
+        let e = render_bounded(&t, &Value::UNDEFINED).unwrap_err();
+        assert!(e.len() < 600, "{} bytes: {e}", e.len());
+        let e = Template::parse(format!("{{{{ {} ", "y".repeat(100_000))).unwrap_err();
+        assert!(e.len() < 600, "{} bytes", e.len());
     }
 }

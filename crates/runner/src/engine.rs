@@ -210,10 +210,15 @@ pub async fn execute(
             }
         }
         LoadModel::Open { max_vus, .. } => {
-            let pool: Arc<std::sync::Mutex<Vec<Vu>>> = Arc::new(std::sync::Mutex::new(Vec::new()));
-            // The pool is split like VUs: local VU c is global VU `global(c)`.
+            // The pool is split like VUs: local VU c is global VU `global(c)`. Each VU is a
+            // long-lived task fed arrivals through its own one-slot channel; when it is done
+            // it reports its index back here, so an arrival costs two channel messages, not a
+            // task spawn, and no lock is shared by the VUs.
             let max_vus = sh.segment.share(max_vus as u64).max(1);
-            let mut created: u64 = 0;
+            let (idle_tx, mut idle_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+            let mut feeds: Vec<tokio::sync::mpsc::Sender<(u64, Instant)>> = Vec::new();
+            let mut idle: Vec<usize> = Vec::new();
+            let mut sleep = Box::pin(tokio::time::sleep_until(start.into()));
             // Every segment walks the whole schedule and fires only the arrivals it owns, so
             // the union of the segments is the single-process schedule, evenly interleaved.
             let mut arrivals = Arrivals::new(&load);
@@ -229,25 +234,46 @@ pub async fn execute(
                 }
                 let at = start + next_at;
                 while at > Instant::now() {
+                    sleep.as_mut().reset(at.into());
                     tokio::select! {
-                        _ = tokio::time::sleep_until(at.into()) => break,
+                        _ = sleep.as_mut() => break,
                         r = stop.changed() => {
                             if r.is_err() || *stop.borrow() != RUN { break 'arrive; }
                         }
                     }
                 }
-                // Reap finished iterations so the set does not grow with the run's length.
-                while tasks.try_join_next().is_some() {}
                 if !sh.claim_iteration() {
                     break;
                 }
-                let vu = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                let vu = match vu {
-                    Some(v) => v,
-                    None if created < max_vus => {
-                        let g = sh.segment.global(created);
-                        created += 1;
-                        Vu::new(g + 1, sh.run_seed, &sh.tls)
+                while let Ok(i) = idle_rx.try_recv() {
+                    idle.push(i);
+                }
+                let slot = match idle.pop() {
+                    Some(i) => i,
+                    None if (feeds.len() as u64) < max_vus => {
+                        let i = feeds.len();
+                        let g = sh.segment.global(i as u64);
+                        let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Instant)>(1);
+                        feeds.push(tx);
+                        let sh2 = sh.clone();
+                        let mut cut = cut_rx.clone();
+                        let idle_tx = idle_tx.clone();
+                        tasks.spawn(async move {
+                            let mut vu = Vu::new(g + 1, sh2.run_seed, &sh2.tls);
+                            while let Some((k, at)) = rx.recv().await {
+                                match guarded(&mut vu, &sh2, at, Some(k), &mut cut).await {
+                                    None => break,
+                                    Some(IterEnd::NoData) => {
+                                        sh2.stop_new.store(true, Ordering::Relaxed)
+                                    }
+                                    Some(IterEnd::Done { .. }) => {}
+                                }
+                                if idle_tx.send(i).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                        i
                     }
                     None => {
                         dropped.fetch_add(1, Ordering::Relaxed);
@@ -255,21 +281,14 @@ pub async fn execute(
                         continue;
                     }
                 };
-                let sh2 = sh.clone();
-                let pool2 = pool.clone();
-                let mut cut = cut_rx.clone();
-                tasks.spawn(async move {
-                    let mut vu = vu;
-                    let r = guarded(&mut vu, &sh2, at, Some(k), &mut cut).await;
-                    if r == Some(IterEnd::NoData) {
-                        sh2.stop_new.store(true, Ordering::Relaxed);
-                    }
-                    pool2.lock().unwrap_or_else(|p| p.into_inner()).push(vu);
-                });
+                // The VU is idle, so its slot is free.
+                let _ = feeds[slot].try_send((k, at));
                 if sh.stop_new.load(Ordering::Relaxed) {
                     break;
                 }
             }
+            // Idle VUs end now; busy ones after their iteration.
+            drop(feeds);
         }
     }
 

@@ -207,7 +207,7 @@ impl Client {
     pub async fn send(
         &mut self,
         origin: &Origin,
-        make: impl Fn() -> Request<Full<Bytes>>,
+        mut make: impl FnMut() -> Request<Full<Bytes>>,
         usage: &mut ConnUse,
     ) -> Result<Response<Incoming>, TransportError> {
         let idx = self.conns.iter().position(|c| &c.origin == origin);

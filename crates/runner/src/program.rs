@@ -29,7 +29,7 @@ impl Text {
     pub fn render(&self, ctx: &Value) -> Result<String, String> {
         match self {
             Text::Lit(s) => Ok(s.clone()),
-            Text::Tmpl(t) => t.render(ctx).map_err(describe),
+            Text::Tmpl(t) => throng_ir::template::render_bounded(t, ctx),
         }
     }
 
@@ -55,11 +55,13 @@ impl Json {
         Ok(match self {
             Json::Lit(v) => v.clone(),
             Json::Expr(e) => {
-                let v = e.eval(ctx).map_err(describe)?;
+                let v = throng_ir::template::eval_bounded(e, ctx)?;
                 serde_json::to_value(&v)
                     .map_err(|e| format!("cannot turn the value into JSON: {e}"))?
             }
-            Json::Text(t) => serde_json::Value::String(t.render(ctx).map_err(describe)?),
+            Json::Text(t) => {
+                serde_json::Value::String(throng_ir::template::render_bounded(t, ctx)?)
+            }
             Json::Array(a) => {
                 serde_json::Value::Array(a.iter().map(|j| j.render(ctx)).collect::<Result<_, _>>()?)
             }
@@ -74,20 +76,15 @@ impl Json {
     /// Renders to a minijinja value (for variables): strings stay strings, numbers numbers.
     pub fn render_value(&self, ctx: &Value) -> Result<Value, String> {
         match self {
-            Json::Expr(e) => e.eval(ctx).map_err(describe),
-            Json::Text(t) => Ok(Value::from(t.render(ctx).map_err(describe)?)),
+            Json::Expr(e) => throng_ir::template::eval_bounded(e, ctx),
+            Json::Text(t) => Ok(Value::from(throng_ir::template::render_bounded(t, ctx)?)),
             other => Ok(Value::from(minijinja::value::Serde(other.render(ctx)?))),
         }
     }
 }
 
 pub fn describe(e: minijinja::Error) -> String {
-    let mut msg = e.kind().to_string();
-    if let Some(d) = e.detail() {
-        msg.push_str(": ");
-        msg.push_str(d);
-    }
-    msg
+    throng_ir::template::describe_error(&e)
 }
 
 pub enum BodyPlan {
@@ -199,7 +196,21 @@ pub struct StepPlan {
     pub follow_redirects: bool,
     pub timeout: Duration,
     pub needs_body: bool,
+    /// A check or extractor reads response headers.
+    pub needs_headers: bool,
     pub kind: KindPlan,
+    /// The whole request head but `Host` and cookies, when no header is templated and the
+    /// body is none or fixed: built once, cloned per request.
+    pub fixed_base: Option<http::HeaderMap>,
+    /// A fixed URL with a fixed head: its origin, path and the head with `Host`.
+    pub fixed_target: Option<FixedTarget>,
+}
+
+/// What a request to a fixed URL needs, computed once per step.
+pub struct FixedTarget {
+    pub origin: crate::http::Origin,
+    pub pq: http::uri::PathAndQuery,
+    pub head: http::HeaderMap,
 }
 
 impl StepPlan {
@@ -219,7 +230,12 @@ pub struct ScenarioPlan {
 pub struct Program {
     /// Variables in file order; literal ones are rendered once here.
     pub vars: Vec<(String, Json)>,
-    pub fixed_vars: BTreeMap<String, Value>,
+    /// The literal variables, shared by every iteration's context.
+    pub fixed_vars: Arc<BTreeMap<String, Value>>,
+    /// `vars`' names, ready to be context keys.
+    pub var_keys: Vec<Arc<str>>,
+    pub key_vu: Arc<str>,
+    pub key_iteration: Arc<str>,
     pub scenarios: Vec<ScenarioPlan>,
     pub total_weight: u64,
     pub step_count: usize,
@@ -229,31 +245,83 @@ pub struct Program {
 
 struct Compiler {
     env: &'static Environment<'static>,
+    /// Variables whose value is the same in every iteration of the run: literal ones (after
+    /// `--var`/`--base-url` overrides) that nothing can shadow (no feeder, extractor or
+    /// per-iteration name). A template reading only these, and calling no function, renders
+    /// once here instead of on every request.
+    consts: BTreeMap<String, Value>,
+    consts_ctx: Value,
 }
 
 impl Compiler {
+    fn constant(&self, names: &std::collections::HashSet<String>) -> bool {
+        names.iter().all(|n| self.consts.contains_key(n))
+    }
+
     fn text(&self, t: &Template) -> Result<Text, String> {
         match t.as_literal() {
             Some(l) => Ok(Text::Lit(l.to_string())),
-            None => self
-                .env
-                .get_template(t.source())
-                .map(Text::Tmpl)
-                .map_err(describe),
+            None => {
+                let tmpl = self.env.get_template(t.source()).map_err(describe)?;
+                if self.constant(&tmpl.undeclared_variables(false)) {
+                    // A failure is left to happen (and be reported) at run time, as before.
+                    if let Ok(s) = tmpl.render(&self.consts_ctx) {
+                        return Ok(Text::Lit(s));
+                    }
+                }
+                Ok(Text::Tmpl(tmpl))
+            }
         }
     }
 
+    /// A JSON template with every part rendered that can be: a fully constant one is `Lit`.
     fn json(&self, j: &JsonTemplate) -> Result<Json, String> {
+        Ok(match self.json_parts(j)? {
+            Json::Array(a) if a.iter().all(|x| matches!(x, Json::Lit(_))) => {
+                Json::Lit(serde_json::Value::Array(
+                    a.into_iter()
+                        .map(|x| match x {
+                            Json::Lit(v) => v,
+                            _ => unreachable!(),
+                        })
+                        .collect(),
+                ))
+            }
+            Json::Object(o) if o.iter().all(|(_, x)| matches!(x, Json::Lit(_))) => {
+                Json::Lit(serde_json::Value::Object(
+                    o.into_iter()
+                        .map(|(k, x)| match x {
+                            Json::Lit(v) => (k, v),
+                            _ => unreachable!(),
+                        })
+                        .collect(),
+                ))
+            }
+            other => other,
+        })
+    }
+
+    fn json_parts(&self, j: &JsonTemplate) -> Result<Json, String> {
         if j.is_literal() {
             return Ok(Json::Lit(j.to_json()));
         }
         Ok(match j {
             JsonTemplate::String(t) => match t.as_expression() {
-                Some(e) => Json::Expr(
-                    self.env
+                Some(e) => {
+                    let expr = self
+                        .env
                         .compile_expression_owned(e.to_string())
-                        .map_err(|err| format!("`{e}`: {}", describe(err)))?,
-                ),
+                        .map_err(|err| format!("`{e}`: {}", describe(err)))?;
+                    let folded = self
+                        .constant(&expr.undeclared_variables(false))
+                        .then(|| expr.eval(&self.consts_ctx).ok())
+                        .flatten()
+                        .and_then(|v| serde_json::to_value(&v).ok());
+                    match folded {
+                        Some(v) => Json::Lit(v),
+                        None => Json::Expr(expr),
+                    }
+                }
                 None => match self.text(t)? {
                     Text::Tmpl(t) => Json::Text(t),
                     Text::Lit(l) => Json::Lit(serde_json::Value::String(l)),
@@ -333,8 +401,10 @@ pub fn compile(
     overrides: &[(String, String)],
     env_overlay: Arc<HashMap<String, String>>,
 ) -> Result<Program, String> {
-    let c = Compiler {
+    let mut c = Compiler {
         env: freeze_environment(plan, env_overlay)?,
+        consts: BTreeMap::new(),
+        consts_ctx: Value::UNDEFINED,
     };
 
     let mut vars = Vec::new();
@@ -347,6 +417,32 @@ pub fn compile(
     for (k, v) in overrides {
         vars.push((k.clone(), Json::Lit(serde_json::Value::String(v.clone()))));
     }
+    let mut fixed_vars = BTreeMap::new();
+    for (k, j) in &vars {
+        if let Json::Lit(v) = j {
+            fixed_vars.insert(k.clone(), Value::from(minijinja::value::Serde(v)));
+        }
+    }
+    // Names a per-iteration value can take: those are never constant.
+    let mut shadowed: std::collections::HashSet<&str> =
+        ["vu", "iteration", "seq"].into_iter().collect();
+    shadowed.extend(plan.data.keys().map(String::as_str));
+    shadowed.extend(
+        vars.iter()
+            .filter(|(_, j)| !matches!(j, Json::Lit(_)))
+            .map(|(k, _)| k.as_str()),
+    );
+    for s in &plan.scenarios {
+        for st in &s.steps {
+            shadowed.extend(st.extract.keys().map(String::as_str));
+        }
+    }
+    c.consts = fixed_vars
+        .iter()
+        .filter(|(k, _)| !shadowed.contains(k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    c.consts_ctx = Value::from(c.consts.clone());
 
     let mut scenarios = Vec::new();
     let mut id = 0;
@@ -378,14 +474,19 @@ pub fn compile(
             let mut headers = Vec::new();
             let mut fixed_headers = Vec::new();
             for (name, v) in header_src {
-                match v.as_literal() {
-                    Some(l) => fixed_headers.push((
+                match (v.as_literal(), c.text(v)?) {
+                    (Some(l), _) => fixed_headers.push((
                         name.clone(),
                         HeaderValue::from_str(l).map_err(|_| {
                             format!("step `{}`: invalid value for header `{name}`", st.name)
                         })?,
                     )),
-                    None => headers.push((name, c.text(v)?)),
+                    // A constant template with a valid value; an invalid one is left to fail
+                    // per request, as it did.
+                    (None, Text::Lit(l)) if HeaderValue::from_str(&l).is_ok() => {
+                        fixed_headers.push((name, HeaderValue::from_str(&l).unwrap()))
+                    }
+                    (None, t) => headers.push((name, t)),
                 }
             }
             let body = match &r.body {
@@ -394,12 +495,16 @@ pub fn compile(
                     Bytes::from(serde_json::to_vec(&j.to_json()).map_err(|e| e.to_string())?),
                     "application/json",
                 ),
-                Some(Body::Json(j)) => BodyPlan::Json(c.json(j)?),
-                Some(Body::Text(t)) => match t.as_literal() {
-                    Some(l) => {
-                        BodyPlan::Fixed(Bytes::from(l.to_string()), "text/plain; charset=utf-8")
-                    }
-                    None => BodyPlan::Text(c.text(t)?),
+                Some(Body::Json(j)) => match c.json(j)? {
+                    Json::Lit(v) => BodyPlan::Fixed(
+                        Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?),
+                        "application/json",
+                    ),
+                    j => BodyPlan::Json(j),
+                },
+                Some(Body::Text(t)) => match c.text(t)? {
+                    Text::Lit(l) => BodyPlan::Fixed(Bytes::from(l), "text/plain; charset=utf-8"),
+                    t => BodyPlan::Text(t),
                 },
                 Some(Body::Form(f)) => BodyPlan::Form(
                     f.iter()
@@ -495,7 +600,46 @@ pub fn compile(
                 (Some(u), KindPlan::Http | KindPlan::Sse { .. }) => literal_query_uri(u, &query),
                 _ => None,
             };
+            let needs_headers = st.check.iter().any(|c| matches!(c, Check::Header { .. }))
+                || st
+                    .extract
+                    .values()
+                    .any(|e| matches!(e, Extractor::Header(_)));
+            let fixed_base = match (&body, headers.is_empty()) {
+                (BodyPlan::None | BodyPlan::Fixed(..), true) => {
+                    let mut h = http::HeaderMap::with_capacity(fixed_headers.len() + 3);
+                    for (k, v) in &fixed_headers {
+                        h.insert(k.clone(), v.clone());
+                    }
+                    if let BodyPlan::Fixed(_, ct) = &body {
+                        if !h.contains_key(http::header::CONTENT_TYPE) {
+                            h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                        }
+                    }
+                    Some(h)
+                }
+                _ => None,
+            };
+            let fixed_target = match (&fixed_uri, &fixed_base) {
+                (Some(u), Some(base)) => crate::http::Origin::of(u).ok().map(|origin| {
+                    let mut head = base.clone();
+                    head.reserve(2);
+                    crate::vu::add_host(u, &mut head);
+                    FixedTarget {
+                        origin,
+                        pq: u
+                            .path_and_query()
+                            .cloned()
+                            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+                        head,
+                    }
+                }),
+                _ => None,
+            };
             steps.push(StepPlan {
+                needs_headers,
+                fixed_base,
+                fixed_target,
                 id,
                 index,
                 name: st.name.clone(),
@@ -527,12 +671,6 @@ pub fn compile(
         scenarios.push((si, s.name.clone(), s.weight, steps));
     }
 
-    let mut fixed_vars = BTreeMap::new();
-    for (k, j) in &vars {
-        if let Json::Lit(v) = j {
-            fixed_vars.insert(k.clone(), Value::from(minijinja::value::Serde(v)));
-        }
-    }
     let out: Vec<ScenarioPlan> = scenarios
         .into_iter()
         .map(|(index, name, weight, steps)| ScenarioPlan {
@@ -544,8 +682,11 @@ pub fn compile(
         .collect();
     let total_weight = out.iter().map(|s| s.weight as u64).sum::<u64>().max(1);
     Ok(Program {
+        var_keys: vars.iter().map(|(k, _)| Arc::from(k.as_str())).collect(),
         vars,
-        fixed_vars,
+        fixed_vars: Arc::new(fixed_vars),
+        key_vu: Arc::from("vu"),
+        key_iteration: Arc::from("iteration"),
         scenarios: out,
         total_weight,
         step_count: id,

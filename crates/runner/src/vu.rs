@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -91,12 +92,85 @@ pub struct Vu {
     pub(crate) client: Client,
     pub(crate) jar: CookieJar,
     rng: SmallRng,
+    /// The request timeout, one timer per VU reset per request (created on first use,
+    /// inside the runtime): a later deadline only moves the registered entry lazily.
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 fn seed(parts: &[u64]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     parts.hash(&mut h);
     h.finish()
+}
+
+/// An iteration's variables: the run's constant ones, shared by every VU, under a small
+/// overlay of what this iteration set (vu, iteration, feeder rows, computed and extracted
+/// variables; a later value of a name replaces the earlier one). Seen by templates as a map.
+#[derive(Debug, Clone)]
+pub(crate) struct Vars {
+    base: Arc<BTreeMap<String, Value>>,
+    over: Vec<(Arc<str>, Value)>,
+}
+
+impl Vars {
+    fn set(&mut self, k: Arc<str>, v: Value) {
+        match self.over.iter_mut().find(|(n, _)| *n == k) {
+            Some(e) => e.1 = v,
+            None => self.over.push((k, v)),
+        }
+    }
+
+    /// The template context: a snapshot of the variables now.
+    fn ctx(&self) -> Value {
+        Value::from_object(self.clone())
+    }
+}
+
+impl minijinja::value::Object for Vars {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        match self.over.iter().find(|(n, _)| &**n == key) {
+            Some((_, v)) => Some(v.clone()),
+            None => self.base.get(key).cloned(),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let mut keys: std::collections::BTreeSet<&str> =
+            self.base.keys().map(String::as_str).collect();
+        keys.extend(self.over.iter().map(|(k, _)| &**k));
+        minijinja::value::Enumerator::Values(keys.into_iter().map(Value::from).collect())
+    }
+}
+
+/// Adds `Host` for `uri` to a request head unless it has one.
+pub(crate) fn add_host(uri: &Uri, head: &mut HeaderMap) {
+    if !head.contains_key(HOST) {
+        if let Some(a) = uri.authority() {
+            if let Ok(v) = HeaderValue::from_str(a.as_str()) {
+                head.insert(HOST, v);
+            }
+        }
+    }
+}
+
+/// Adds the jar's cookies for `uri` to a request head.
+fn add_cookies(jar: &CookieJar, uri: &Uri, origin: &Origin, head: &mut HeaderMap) {
+    if !jar.is_empty() {
+        let now = SystemTime::now();
+        if let Some(c) = jar.header_for(&origin.host, uri.path(), origin.https, now) {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                head.insert(COOKIE, v);
+            }
+        }
+    }
 }
 
 /// A pause drawn from a think time.
@@ -125,6 +199,7 @@ impl Vu {
             client: Client::new(Some(tls.clone())),
             jar: CookieJar::default(),
             rng: SmallRng::seed_from_u64(seed(&[run_seed, id])),
+            timer: None,
         }
     }
 
@@ -163,13 +238,19 @@ impl Vu {
     pub async fn iteration(&mut self, sh: &Shared, scenario: usize, intended: Instant) -> IterEnd {
         let scen = &sh.program.scenarios[scenario];
         self.scenario = scenario;
-        let mut vars: BTreeMap<String, Value> = sh.program.fixed_vars.clone();
-        vars.insert("vu".into(), Value::from(self.id));
-        vars.insert("iteration".into(), Value::from(self.iteration));
+        let mut vars = Vars {
+            base: sh.program.fixed_vars.clone(),
+            over: Vec::with_capacity(2 + sh.feeders.len() + sh.program.var_keys.len()),
+        };
+        vars.set(sh.program.key_vu.clone(), Value::from(self.id));
+        vars.set(
+            sh.program.key_iteration.clone(),
+            Value::from(self.iteration),
+        );
         for f in &sh.feeders {
             match f.next(&mut self.rng) {
                 Some(row) => {
-                    vars.insert(f.name.clone(), row);
+                    vars.set(Arc::from(f.name.as_str()), row);
                 }
                 None => {
                     sh.data_exhausted.store(true, Ordering::Relaxed);
@@ -179,20 +260,20 @@ impl Vu {
             }
         }
         throng_ir::template::reseed(seed(&[sh.run_seed, self.key[0], self.key[1], 0]));
-        for (k, j) in &sh.program.vars {
+        for ((k, j), key) in sh.program.vars.iter().zip(&sh.program.var_keys) {
             if matches!(j, crate::program::Json::Lit(_)) {
                 continue;
             }
-            let ctx = Value::from(vars.clone());
+            let ctx = vars.ctx();
             match j.render_value(&ctx) {
                 Ok(v) => {
-                    vars.insert(k.clone(), v);
+                    vars.set(key.clone(), v);
                 }
                 Err(e) => {
                     let first = &scen.steps[0];
                     let msg = sh.program.secrets.message(
                         format!("variable `{k}`: {e}"),
-                        &Value::from(vars.clone()),
+                        &vars.ctx(),
                         &[],
                     );
                     if let Some(t) = &sh.trace {
@@ -220,7 +301,7 @@ impl Vu {
             }
         }
         self.jar.clear();
-        let mut ctx = Value::from(vars.clone());
+        let mut ctx = vars.ctx();
         let mut failed = false;
         let last = scen.steps.len().saturating_sub(1);
         for (i, step) in scen.steps.iter().enumerate() {
@@ -233,9 +314,9 @@ impl Vu {
             let r = self.step(sh, step, &ctx).await;
             if !r.extracted.is_empty() {
                 for (k, v) in r.extracted {
-                    vars.insert(k, v);
+                    vars.set(Arc::from(k), v);
                 }
-                ctx = Value::from(vars.clone());
+                ctx = vars.ctx();
             }
             if r.failed {
                 failed = true;
@@ -284,24 +365,8 @@ impl Vu {
 
     /// Adds `Host` (unless set) and the jar's cookies for `uri` to a request head.
     pub(crate) fn finish_head(&self, uri: &Uri, origin: &Origin, head: &mut HeaderMap) {
-        if !head.contains_key(HOST) {
-            if let Some(a) = uri.authority() {
-                if let Ok(v) = HeaderValue::from_str(a.as_str()) {
-                    head.insert(HOST, v);
-                }
-            }
-        }
-        if !self.jar.is_empty() {
-            let now = SystemTime::now();
-            if let Some(c) = self
-                .jar
-                .header_for(&origin.host, uri.path(), origin.https, now)
-            {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    head.insert(COOKIE, v);
-                }
-            }
-        }
+        add_host(uri, head);
+        add_cookies(&self.jar, uri, origin, head);
     }
 
     /// Keeps the cookies a response sets.
@@ -415,8 +480,16 @@ impl Vu {
         let mut sent: u64 = 0;
         let mut received: u64 = 0;
 
-        let prepared = (|| -> Result<(Uri, HeaderMap, Bytes), String> {
+        let prepared = (|| -> Result<(Uri, Option<HeaderMap>, Bytes), String> {
             let uri = Vu::build_uri(step, ctx)?;
+            if step.fixed_base.is_some() {
+                // The head is the step's own, prepared at compile time.
+                let body = match &step.body {
+                    BodyPlan::Fixed(b, _) => b.clone(),
+                    _ => Bytes::new(),
+                };
+                return Ok((uri, None, body));
+            }
             let mut headers = Vu::render_headers(step, ctx)?;
             let (body, ct) = Vu::build_body(step, ctx, &mut self.rng)?;
             if let Some(ct) = ct {
@@ -427,7 +500,7 @@ impl Vu {
                     );
                 }
             }
-            Ok((uri, headers, body))
+            Ok((uri, Some(headers), body))
         })();
         let (uri, headers, body) = match prepared {
             Ok(p) => p,
@@ -460,6 +533,13 @@ impl Vu {
             }
         };
 
+        let mut timer = self
+            .timer
+            .take()
+            .unwrap_or_else(|| Box::pin(tokio::time::sleep(step.timeout)));
+        timer
+            .as_mut()
+            .reset(tokio::time::Instant::now() + step.timeout);
         let mut capture = sh.trace.as_ref().map(|_| Capture::default());
         let exchange = self.exchange(
             step,
@@ -471,9 +551,10 @@ impl Vu {
             &mut received,
             capture.as_mut(),
         );
-        let outcome = match tokio::time::timeout(step.timeout, exchange).await {
-            Ok(r) => r,
-            Err(_) => Err(TransportError {
+        let outcome = tokio::select! {
+            biased;
+            r = exchange => r,
+            _ = timer.as_mut() => Err(TransportError {
                 category: Category::Timeout,
                 message: format!(
                     "no complete response within {}",
@@ -481,6 +562,7 @@ impl Vu {
                 ),
             }),
         };
+        self.timer = Some(timer);
         let elapsed = start.elapsed();
 
         let mut result = StepResult {
@@ -502,7 +584,12 @@ impl Vu {
                     step.checks.len() as u64,
                 )
             }
-            Ok((status, resp_headers, body_bytes, host)) => {
+            Ok((status, resp_headers, body_bytes, final_uri)) => {
+                let host = final_uri
+                    .host()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
                 let mut seen = Seen {
                     status,
                     headers: &resp_headers,
@@ -557,7 +644,7 @@ impl Vu {
                 }
                 if first_fail.is_none() || step.on_fail == OnFail::Continue {
                     for x in &step.extract {
-                        match respond::extract(&x.name, &x.extractor, &mut seen, &self.jar, &host) {
+                        match respond::extract(&x.name, &x.extractor, &mut seen, &self.jar, host) {
                             Ok(v) => {
                                 if tracing {
                                     t_extracts.push(crate::trace::TraceExtract {
@@ -682,37 +769,61 @@ impl Vu {
     }
 
     /// Sends the request, following redirects, and reads the body if anything needs it.
+    /// `headers` is the rendered head; None: the step's compiled one (`fixed_base`).
+    /// Returns the status, the response headers (only when something may read them: empty
+    /// otherwise, so hyper can reuse its read buffer), the body if kept, and the final URL.
     #[allow(clippy::too_many_arguments)]
     async fn exchange(
         &mut self,
         step: &StepPlan,
         mut uri: Uri,
-        headers: HeaderMap,
+        headers: Option<HeaderMap>,
         mut body: Bytes,
         usage: &mut ConnUse,
         sent: &mut u64,
         received: &mut u64,
         mut capture: Option<&mut Capture>,
-    ) -> Result<(u16, HeaderMap, Option<Bytes>, String), TransportError> {
+    ) -> Result<(u16, HeaderMap, Option<Bytes>, Uri), TransportError> {
         let mut method = step.method.clone();
         let mut hops = 0;
+        let empty = HeaderMap::new();
+        let base = headers
+            .as_ref()
+            .or(step.fixed_base.as_ref())
+            .unwrap_or(&empty);
         loop {
-            let origin = Origin::of(&uri)?;
-            let path_and_query = uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/")
-                .to_string();
-            let path = uri.path().to_string();
-            let pq: http::uri::PathAndQuery =
-                path_and_query
-                    .parse()
-                    .map_err(|e: http::uri::InvalidUri| TransportError {
-                        category: Category::Protocol,
-                        message: e.to_string(),
-                    })?;
-            let mut head = headers.clone();
-            self.finish_head(&uri, &origin, &mut head);
+            // The first request to a fixed URL uses what was computed at compile time.
+            let fixed = match (hops, &headers) {
+                (0, None) => step.fixed_target.as_ref(),
+                _ => None,
+            };
+            let computed;
+            let (origin, pq) = match fixed {
+                Some(f) => (&f.origin, f.pq.clone()),
+                None => {
+                    computed = Origin::of(&uri)?;
+                    (
+                        &computed,
+                        uri.path_and_query()
+                            .cloned()
+                            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+                    )
+                }
+            };
+            let jar = &self.jar;
+            let build_head = || {
+                let mut head = match fixed {
+                    Some(f) => f.head.clone(),
+                    None => {
+                        let mut h = base.clone();
+                        add_host(&uri, &mut h);
+                        h
+                    }
+                };
+                add_cookies(jar, &uri, origin, &mut head);
+                head
+            };
+            let head = build_head();
             *sent += request_size(&method, &pq, &head, body.len()) as u64;
             if let Some(c) = capture.as_deref_mut() {
                 c.hops.push(Hop {
@@ -723,20 +834,21 @@ impl Vu {
                     response: None,
                 });
             }
-            // Built on demand: a retry on a fresh connection needs a second copy, the
-            // common case needs none.
+            // The head is moved into the first request; a retry on a fresh connection
+            // (rare) builds it again.
+            let mut first = Some(head);
             let make = || {
                 let mut req = Request::new(Full::new(body.clone()));
                 *req.method_mut() = method.clone();
                 *req.uri_mut() = Uri::from(pq.clone());
-                *req.headers_mut() = head.clone();
+                *req.headers_mut() = first.take().unwrap_or_else(build_head);
                 req
             };
-            let resp = self.client.send(&origin, make, usage).await?;
+            let resp = self.client.send(origin, make, usage).await?;
             let status = resp.status().as_u16();
             let (parts, incoming) = resp.into_parts();
             *received += head_size(&parts.headers) as u64;
-            self.store_cookies(&parts.headers, &origin, &path);
+            self.store_cookies(&parts.headers, origin, uri.path());
             if let Some(hop) = capture.as_deref_mut().and_then(|c| c.hops.last_mut()) {
                 hop.response = Some((status, parts.headers.clone()));
             }
@@ -748,6 +860,7 @@ impl Vu {
                     .and_then(|l| l.to_str().ok())
                     .and_then(|l| resolve(&uri, l))
                 {
+                    drop(parts);
                     let (_, n) = read_body(incoming, false, MAX_BODY_BYTES).await?;
                     *received += n;
                     hops += 1;
@@ -777,9 +890,18 @@ impl Vu {
                 .iter()
                 .any(|c| matches!(&c.check, Check::Status(s) if !s.accepts(status)));
             let keep = step.needs_body || status >= 400 || status_fails || capture.is_some();
+            // Response header values share hyper's read buffer: holding them while the body
+            // is read makes hyper allocate a new buffer for every response. Keep them only
+            // when a check, an extractor, a failure message or the trace may read them.
+            let resp_headers = if keep || step.needs_headers {
+                parts.headers
+            } else {
+                drop(parts);
+                HeaderMap::new()
+            };
             let (bytes, n) = read_body(incoming, keep, MAX_BODY_BYTES).await?;
             *received += n;
-            return Ok((status, parts.headers, bytes, origin.host));
+            return Ok((status, resp_headers, bytes, uri));
         }
     }
 }

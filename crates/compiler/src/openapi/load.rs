@@ -17,22 +17,22 @@ pub(crate) const BUNDLE_KEY: &str = "x-throng-bundled";
 /// Reads and parses one file into JSON, with syntax errors located.
 pub(crate) fn read_value(path: &Path) -> Result<Value, OpenApiError> {
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| OpenApiError::Read {
-        file: file.clone(),
-        source,
-    })?;
-    if meta.len() > MAX_SPEC_BYTES {
-        return Err(OpenApiError::Invalid {
-            file,
+    let bytes = crate::util::read_capped(path, MAX_SPEC_BYTES).map_err(|e| match e {
+        crate::util::ReadCapped::Io(source) => OpenApiError::Read {
+            file: file.clone(),
+            source,
+        },
+        crate::util::ReadCapped::NotAFile => OpenApiError::Invalid {
+            file: file.clone(),
+            message: e.to_string(),
+        },
+        crate::util::ReadCapped::TooLarge(_) => OpenApiError::Invalid {
+            file: file.clone(),
             message: format!(
-                "file is {} bytes; specs are limited to {MAX_SPEC_BYTES}",
-                meta.len()
+                "{e}; specs are limited to {MAX_SPEC_BYTES} bytes ({} MiB)",
+                MAX_SPEC_BYTES >> 20
             ),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| OpenApiError::Read {
-        file: file.clone(),
-        source,
+        },
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let before = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -51,6 +51,15 @@ pub(crate) fn read_value(path: &Path) -> Result<Value, OpenApiError> {
 /// Parses JSON (when it looks like JSON) or YAML text.
 pub(crate) fn parse_text(text: &str, file: &str) -> Result<Value, OpenApiError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Deep nesting is refused before any parser sees it: serde_json stops at 128 levels, but
+    // a failed JSON parse falls back to YAML, whose parser takes quadratic time to reach its
+    // own limit, and block (indentation) nesting has no limit at all.
+    throng_ir::check_nesting(text).map_err(|e| OpenApiError::Syntax {
+        file: file.to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.to_string(),
+    })?;
     let looks_json = text.trim_start().starts_with('{') || file.ends_with(".json");
     if looks_json {
         match serde_json::from_str::<Value>(text) {
@@ -238,10 +247,18 @@ impl Bundler<'_> {
             return self.bundle_target(file, &pointer).map(Some);
         }
         if target.starts_with("http://") || target.starts_with("https://") {
-            self.warnings.push(format!(
-                "remote reference `{r}` is not fetched; treated as any value"
-            ));
-            return Ok(Some(format!("#/{BUNDLE_KEY}/unresolved")));
+            // The compiler never does network I/O: refused, not fetched and not guessed at.
+            let within = if is_root {
+                String::new()
+            } else {
+                format!(" (in {})", file.display())
+            };
+            return Err(OpenApiError::Invalid {
+                file: self.root_path.display().to_string(),
+                message: format!(
+                    "remote reference `{r}`{within} is not fetched: the compiler never reads the network; download the document and refer to the local copy"
+                ),
+            });
         }
         // 3.1: a reference to a schema's `$id` (and `$anchor` inside it).
         if is_root {
@@ -281,10 +298,15 @@ impl Bundler<'_> {
             return Ok(local); // already bundled, or being bundled: a cycle closes here
         }
         if !self.files.contains_key(path) {
+            let root = self.root_path.display().to_string();
             let v = read_value(path).map_err(|e| match e {
                 OpenApiError::Read { file, source } => OpenApiError::Invalid {
-                    file: self.root_path.display().to_string(),
+                    file: root,
                     message: format!("cannot read referenced file {file}: {source}"),
+                },
+                OpenApiError::Invalid { file, message } if file != root => OpenApiError::Invalid {
+                    file: root,
+                    message: format!("cannot read referenced file {file}: {message}"),
                 },
                 other => other,
             })?;
@@ -322,6 +344,112 @@ fn bundle_key(path: &Path, pointer: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Where unresolvable references (remote, unknown `$id`) are pointed: "any value".
+fn unresolved_ref() -> String {
+    format!("#/{BUNDLE_KEY}/unresolved")
+}
+
+/// Refuses local `$ref`s whose resolution cannot end: one that points at nothing, or a
+/// chain of `$ref`s that loops back on itself (`A: {$ref: B}`, `B: {$ref: A}`). A schema
+/// that refers to itself from inside (a tree node's `children`) is fine: its `$ref` reaches
+/// an object that is not just another `$ref`. Runs on the bundled document, so references
+/// across files are checked too. Examples, defaults, enums and extensions are data, not
+/// references, and are not looked into.
+pub(crate) fn check_refs(doc: &Value, file: &str) -> Result<(), OpenApiError> {
+    let mut good = std::collections::HashSet::new();
+    walk_refs(doc, doc, &mut String::from("#"), &mut good, file, 0)
+}
+
+fn walk_refs(
+    doc: &Value,
+    v: &Value,
+    at: &mut String,
+    good: &mut std::collections::HashSet<String>,
+    file: &str,
+    depth: usize,
+) -> Result<(), OpenApiError> {
+    if depth > 512 {
+        return Ok(());
+    }
+    match v {
+        Value::Object(obj) => {
+            if let Some(Value::String(r)) = obj.get("$ref") {
+                check_ref(doc, r, at, good, file)?;
+            }
+            for (k, c) in obj {
+                let data = matches!(k.as_str(), "example" | "default" | "enum" | "const")
+                    || (k.starts_with("x-") && k != BUNDLE_KEY);
+                if data {
+                    continue;
+                }
+                let len = at.len();
+                at.push('/');
+                at.push_str(&escape_pointer(k));
+                walk_refs(doc, c, at, good, file, depth + 1)?;
+                at.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                walk_refs(doc, c, at, good, file, depth + 1)?;
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Follows one local `$ref` (written at `at`) through `$ref`-only targets to a real one.
+fn check_ref(
+    doc: &Value,
+    r: &str,
+    at: &str,
+    good: &mut std::collections::HashSet<String>,
+    file: &str,
+) -> Result<(), OpenApiError> {
+    let local = |r: &str| r.starts_with('#') && r != unresolved_ref();
+    if !local(r) || good.contains(r) {
+        return Ok(());
+    }
+    let mut chain: Vec<&str> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut cur = r;
+    loop {
+        if !seen.insert(cur) {
+            let mut shown: Vec<&str> = chain.clone();
+            shown.push(cur);
+            return Err(OpenApiError::Invalid {
+                file: file.to_string(),
+                message: format!(
+                    "`$ref: '{r}'` at {at} never resolves: the references loop ({})",
+                    shown.join(" -> ")
+                ),
+            });
+        }
+        chain.push(cur);
+        let Some(target) = resolve_pointer(doc, cur) else {
+            let via = if cur == r {
+                String::new()
+            } else {
+                format!(" (through {})", chain.join(" -> "))
+            };
+            return Err(OpenApiError::Invalid {
+                file: file.to_string(),
+                message: format!("`$ref: '{cur}'` points at nothing{via}; referenced at {at}"),
+            });
+        };
+        match target.get("$ref").and_then(Value::as_str) {
+            Some(next) if local(next) && !good.contains(next) => cur = next,
+            _ => break,
+        }
+    }
+    good.extend(chain.into_iter().map(str::to_string));
+    Ok(())
 }
 
 /// Which dialect the document was written in.

@@ -273,6 +273,7 @@ fn load_spec(path: &Path, mut doc: Value) -> Result<Loaded, OpenApiError> {
     })?;
     let mut warnings = Vec::new();
     load::bundle(&mut doc, path, &mut warnings)?;
+    load::check_refs(&doc, &file)?;
     if dialect == load::Dialect::Swagger2 {
         doc = load::swagger2_to_3(&doc, &mut warnings);
     }
