@@ -81,35 +81,27 @@ pub fn open_bounded(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
         path: path.to_path_buf(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(io_err)?;
-    if !meta.is_file() {
-        return Err(ReadError::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    if meta.len() > cap {
-        return Err(ReadError::TooLarge {
-            path: path.to_path_buf(),
-            size: Some(meta.len()),
-            cap,
-        });
-    }
+    // Checked on the path (so a FIFO never blocks the open) and again on the open file (the
+    // path may have been swapped between the check and the open).
+    let readable = |meta: std::fs::Metadata| {
+        if !meta.is_file() {
+            Err(ReadError::NotAFile {
+                path: path.to_path_buf(),
+            })
+        } else if meta.len() > cap {
+            Err(ReadError::TooLarge {
+                path: path.to_path_buf(),
+                size: Some(meta.len()),
+                cap,
+            })
+        } else {
+            Ok(meta.len())
+        }
+    };
+    readable(std::fs::metadata(path).map_err(io_err)?)?;
     let file = File::open(path).map_err(io_err)?;
-    // The path may have been swapped between the check and the open.
-    let meta = file.metadata().map_err(io_err)?;
-    if !meta.is_file() {
-        return Err(ReadError::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    if meta.len() > cap {
-        return Err(ReadError::TooLarge {
-            path: path.to_path_buf(),
-            size: Some(meta.len()),
-            cap,
-        });
-    }
-    Ok((file, meta.len()))
+    let len = readable(file.metadata().map_err(io_err)?)?;
+    Ok((file, len))
 }
 
 /// Reads a whole regular file of at most `cap` bytes.

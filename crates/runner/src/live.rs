@@ -170,25 +170,26 @@ pub fn prometheus_text(s: &LiveSnapshot) -> String {
         step_labels(o, st);
         let _ = writeln!(o, "}} {}", st.requests);
     }
-    let _ = writeln!(
-        o,
-        "# HELP throng_iterations_total Iterations completed, by scenario."
-    );
-    let _ = writeln!(o, "# TYPE throng_iterations_total counter");
-    for sc in &s.scenarios {
-        o.push_str("throng_iterations_total{scenario=\"");
-        label(o, &sc.name);
-        let _ = writeln!(o, "\"}} {}", sc.iterations);
-    }
-    let _ = writeln!(
-        o,
-        "# HELP throng_failed_iterations_total Iterations with a failed step, by scenario."
-    );
-    let _ = writeln!(o, "# TYPE throng_failed_iterations_total counter");
-    for sc in &s.scenarios {
-        o.push_str("throng_failed_iterations_total{scenario=\"");
-        label(o, &sc.name);
-        let _ = writeln!(o, "\"}} {}", sc.failed);
+    let per_scenario: [(&str, &str, fn(&LiveScenario) -> u64); 2] = [
+        (
+            "throng_iterations_total",
+            "Iterations completed, by scenario.",
+            |sc| sc.iterations,
+        ),
+        (
+            "throng_failed_iterations_total",
+            "Iterations with a failed step, by scenario.",
+            |sc| sc.failed,
+        ),
+    ];
+    for (name, help, value) in per_scenario {
+        let _ = writeln!(o, "# HELP {name} {help}");
+        let _ = writeln!(o, "# TYPE {name} counter");
+        for sc in &s.scenarios {
+            let _ = write!(o, "{name}{{scenario=\"");
+            label(o, &sc.name);
+            let _ = writeln!(o, "\"}} {}", value(sc));
+        }
     }
     let _ = writeln!(
         o,
