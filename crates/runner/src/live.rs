@@ -123,6 +123,9 @@ fn step_labels(out: &mut String, s: &LiveStep) {
     out.push('"');
 }
 
+/// A per-scenario counter: metric name, help text, and its value.
+type ScenarioCounter = (&'static str, &'static str, fn(&LiveScenario) -> u64);
+
 /// The snapshot in the Prometheus text exposition format (version 0.0.4).
 pub fn prometheus_text(s: &LiveSnapshot) -> String {
     let mut out = String::with_capacity(1024 + s.steps.len() * 2048);
@@ -170,7 +173,7 @@ pub fn prometheus_text(s: &LiveSnapshot) -> String {
         step_labels(o, st);
         let _ = writeln!(o, "}} {}", st.requests);
     }
-    let per_scenario: [(&str, &str, fn(&LiveScenario) -> u64); 2] = [
+    let per_scenario: [ScenarioCounter; 2] = [
         (
             "throng_iterations_total",
             "Iterations completed, by scenario.",
