@@ -701,13 +701,20 @@ fn gen_string(obj: &Map<String, Value>, name: Option<&str>) -> String {
             "example".into()
         };
     }
-    let min = obj.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+    // A spec may ask for billions of characters; a sample past the cap is no more useful
+    // and would only exhaust memory (a fuzzing find).
+    let min = obj
+        .get("minLength")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(MAX_SAMPLE_CHARS as u64) as usize;
     let max = obj
         .get("maxLength")
         .and_then(Value::as_u64)
-        .map(|m| m as usize);
-    while s.chars().count() < min {
-        s.push('x');
+        .map(|m| m.min(usize::MAX as u64) as usize);
+    let len = s.chars().count();
+    if len < min {
+        s.extend(std::iter::repeat_n('x', min - len));
     }
     if let Some(m) = max {
         if s.chars().count() > m {
@@ -716,6 +723,9 @@ fn gen_string(obj: &Map<String, Value>, name: Option<&str>) -> String {
     }
     s
 }
+
+/// The longest string sample synthesised (for `minLength` and regex patterns).
+const MAX_SAMPLE_CHARS: usize = 64 * 1024;
 
 /// A string matching a simple regular expression: literals, classes, `\d \w \s`, groups with
 /// alternatives (the first), quantifiers (their minimum, at least one for `+`). `None` when
@@ -862,6 +872,10 @@ fn sample_seq(c: &[char], i: &mut usize, depth: usize) -> Option<String> {
         };
         for _ in 0..reps {
             out.push_str(&atom);
+        }
+        // Nested quantifiers multiply (`((a{64}){64}){64}`): give up rather than grow.
+        if out.len() > MAX_SAMPLE_CHARS {
+            return None;
         }
     }
     Some(out)
