@@ -23,6 +23,11 @@ pub const RUN: u8 = 0;
 pub const GRACEFUL: u8 = 1;
 pub const IMMEDIATE: u8 = 2;
 
+/// How long an open-model arrival may wait for a VU of a full pool before it is dropped.
+/// Covers short stalls (a burst of connects, the generator descheduled) without hiding
+/// overload: the wait counts in the iteration latency, which runs from the intended start.
+pub const QUEUE_WAIT: Duration = Duration::from_millis(250);
+
 /// Timeline points kept before neighbours are merged (and the resolution halved).
 const MAX_TIMELINE: usize = 1800;
 
@@ -219,73 +224,128 @@ pub async fn execute(
             let mut feeds: Vec<tokio::sync::mpsc::Sender<(u64, Instant)>> = Vec::new();
             let mut idle: Vec<usize> = Vec::new();
             let mut sleep = Box::pin(tokio::time::sleep_until(start.into()));
+            // Arrivals that found every VU of a full pool busy wait here, oldest first, for
+            // at most QUEUE_WAIT; those not started by then are dropped. Their latency still
+            // runs from the intended start, so the wait is measured, not hidden.
+            let mut queue: std::collections::VecDeque<(u64, Instant)> =
+                std::collections::VecDeque::new();
+            let mut spawn_vu = |feeds: &mut Vec<tokio::sync::mpsc::Sender<(u64, Instant)>>| {
+                let i = feeds.len();
+                let g = sh.segment.global(i as u64);
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Instant)>(1);
+                feeds.push(tx);
+                let sh2 = sh.clone();
+                let mut cut = cut_rx.clone();
+                let idle_tx = idle_tx.clone();
+                tasks.spawn(async move {
+                    let mut vu = Vu::new(g + 1, sh2.run_seed, &sh2.tls);
+                    while let Some((k, at)) = rx.recv().await {
+                        match guarded(&mut vu, &sh2, at, Some(k), &mut cut).await {
+                            None => break,
+                            Some(IterEnd::NoData) => sh2.stop_new.store(true, Ordering::Relaxed),
+                            Some(IterEnd::Done { .. }) => {}
+                        }
+                        if idle_tx.send(i).is_err() {
+                            break;
+                        }
+                    }
+                });
+                i
+            };
+            let drop_one = || {
+                dropped.fetch_add(1, Ordering::Relaxed);
+                sh.shards.local().dropped += 1;
+            };
             // Every segment walks the whole schedule and fires only the arrivals it owns, so
             // the union of the segments is the single-process schedule, evenly interleaved.
             let mut arrivals = Arrivals::new(&load);
-            'arrive: loop {
-                if *stop.borrow() != RUN {
-                    break;
-                }
-                let Some((k, next_at)) = arrivals.next() else {
-                    break;
-                };
-                if !sh.segment.owns(k) {
-                    continue;
-                }
-                let at = start + next_at;
-                while at > Instant::now() {
-                    sleep.as_mut().reset(at.into());
-                    tokio::select! {
-                        _ = sleep.as_mut() => break,
-                        r = stop.changed() => {
-                            if r.is_err() || *stop.borrow() != RUN { break 'arrive; }
-                        }
-                    }
-                }
-                if !sh.claim_iteration() {
+            let mut next: Option<(u64, Instant)> = None;
+            let mut schedule_done = false;
+            loop {
+                if *stop.borrow() != RUN || sh.stop_new.load(Ordering::Relaxed) {
                     break;
                 }
                 while let Ok(i) = idle_rx.try_recv() {
                     idle.push(i);
                 }
-                let slot = match idle.pop() {
-                    Some(i) => i,
-                    None if (feeds.len() as u64) < max_vus => {
-                        let i = feeds.len();
-                        let g = sh.segment.global(i as u64);
-                        let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Instant)>(1);
-                        feeds.push(tx);
-                        let sh2 = sh.clone();
-                        let mut cut = cut_rx.clone();
-                        let idle_tx = idle_tx.clone();
-                        tasks.spawn(async move {
-                            let mut vu = Vu::new(g + 1, sh2.run_seed, &sh2.tls);
-                            while let Some((k, at)) = rx.recv().await {
-                                match guarded(&mut vu, &sh2, at, Some(k), &mut cut).await {
-                                    None => break,
-                                    Some(IterEnd::NoData) => {
-                                        sh2.stop_new.store(true, Ordering::Relaxed)
-                                    }
-                                    Some(IterEnd::Done { .. }) => {}
-                                }
-                                if idle_tx.send(i).is_err() {
-                                    break;
-                                }
-                            }
-                        });
-                        i
+                // Queued arrivals first (FIFO); expired ones are dropped.
+                if !queue.is_empty() {
+                    let now = Instant::now();
+                    while let Some(&(k, at)) = queue.front() {
+                        if now.saturating_duration_since(at) > QUEUE_WAIT {
+                            queue.pop_front();
+                            drop_one();
+                            continue;
+                        }
+                        let Some(slot) = idle.pop() else { break };
+                        queue.pop_front();
+                        let _ = feeds[slot].try_send((k, at));
                     }
-                    None => {
-                        dropped.fetch_add(1, Ordering::Relaxed);
-                        sh.shards.local().dropped += 1;
+                }
+                if next.is_none() && !schedule_done {
+                    loop {
+                        match arrivals.next() {
+                            None => {
+                                schedule_done = true;
+                                break;
+                            }
+                            Some((k, off)) if sh.segment.owns(k) => {
+                                next = Some((k, start + off));
+                                break;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                }
+                let now = Instant::now();
+                match next {
+                    Some((k, at)) if at <= now => {
+                        next = None;
+                        if !sh.claim_iteration() {
+                            schedule_done = true;
+                            continue;
+                        }
+                        if !queue.is_empty() {
+                            queue.push_back((k, at));
+                            continue;
+                        }
+                        let slot = match idle.pop() {
+                            Some(i) => i,
+                            None if (feeds.len() as u64) < max_vus => spawn_vu(&mut feeds),
+                            None => {
+                                queue.push_back((k, at));
+                                continue;
+                            }
+                        };
+                        // The VU is idle, so its slot is free.
+                        let _ = feeds[slot].try_send((k, at));
                         continue;
                     }
-                };
-                // The VU is idle, so its slot is free.
-                let _ = feeds[slot].try_send((k, at));
-                if sh.stop_new.load(Ordering::Relaxed) {
+                    _ => {}
+                }
+                if schedule_done && queue.is_empty() {
                     break;
                 }
+                // Wait for the next arrival, a VU freeing up for the queue, the oldest queued
+                // arrival expiring, or a stop.
+                let mut wake = next.map(|(_, at)| at);
+                if let Some(&(_, at)) = queue.front() {
+                    let exp = at + QUEUE_WAIT + Duration::from_micros(1);
+                    wake = Some(wake.map_or(exp, |w| w.min(exp)));
+                }
+                let Some(wake) = wake else { break };
+                sleep.as_mut().reset(wake.into());
+                tokio::select! {
+                    _ = sleep.as_mut() => {}
+                    Some(i) = idle_rx.recv(), if !queue.is_empty() => idle.push(i),
+                    r = stop.changed() => {
+                        if r.is_err() || *stop.borrow() != RUN { break; }
+                    }
+                }
+            }
+            // Arrivals still queued when the run stops never started.
+            for _ in queue.drain(..) {
+                drop_one();
             }
             // Idle VUs end now; busy ones after their iteration.
             drop(feeds);

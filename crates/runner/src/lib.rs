@@ -11,6 +11,7 @@ mod engine;
 mod feeders;
 pub mod html;
 mod http;
+mod jsonprune;
 mod live;
 pub mod merge;
 mod metrics;

@@ -73,12 +73,61 @@ impl Json {
         })
     }
 
+    /// Renders straight to JSON text in `out`, without building a `serde_json::Value` (the
+    /// same text as serializing `render`'s result).
+    pub fn write(&self, ctx: &Value, out: &mut Vec<u8>) -> Result<(), String> {
+        let ser = |out: &mut Vec<u8>, v: &dyn erased::Ser| v.ser(out);
+        match self {
+            Json::Lit(v) => ser(out, v)?,
+            Json::Expr(e) => {
+                let v = throng_ir::template::eval_bounded(e, ctx)?;
+                ser(out, &v).map_err(|e| format!("cannot turn the value into JSON: {e}"))?
+            }
+            Json::Text(t) => ser(out, &throng_ir::template::render_bounded(t, ctx)?)?,
+            Json::Array(a) => {
+                out.push(b'[');
+                for (i, j) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    j.write(ctx, out)?;
+                }
+                out.push(b']');
+            }
+            Json::Object(o) => {
+                out.push(b'{');
+                for (i, (k, j)) in o.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    ser(out, k)?;
+                    out.push(b':');
+                    j.write(ctx, out)?;
+                }
+                out.push(b'}');
+            }
+        }
+        Ok(())
+    }
+
     /// Renders to a minijinja value (for variables): strings stay strings, numbers numbers.
     pub fn render_value(&self, ctx: &Value) -> Result<Value, String> {
         match self {
             Json::Expr(e) => throng_ir::template::eval_bounded(e, ctx),
             Json::Text(t) => Ok(Value::from(throng_ir::template::render_bounded(t, ctx)?)),
             other => Ok(Value::from(minijinja::value::Serde(other.render(ctx)?))),
+        }
+    }
+}
+
+mod erased {
+    /// Serializes any of the few value types a JSON template holds into a byte buffer.
+    pub trait Ser {
+        fn ser(&self, out: &mut Vec<u8>) -> Result<(), String>;
+    }
+    impl<T: serde::Serialize + ?Sized> Ser for T {
+        fn ser(&self, out: &mut Vec<u8>) -> Result<(), String> {
+            serde_json::to_writer(out, self).map_err(|e| e.to_string())
         }
     }
 }
@@ -196,6 +245,9 @@ pub struct StepPlan {
     pub follow_redirects: bool,
     pub timeout: Duration,
     pub needs_body: bool,
+    /// What of a JSON body the step's checks and extractors read, when only simple paths
+    /// do (see `jsonprune`); None: parse the whole body.
+    pub prune: Option<crate::jsonprune::Prune>,
     /// A check or extractor reads response headers.
     pub needs_headers: bool,
     pub kind: KindPlan,
@@ -574,6 +626,7 @@ pub fn compile(
                 .collect::<Vec<_>>();
             let needs_body = st.check.iter().any(Check::needs_body)
                 || st.extract.values().any(Extractor::needs_body);
+            let prune = prune_for(&st.check, st.extract.values());
             let kind = match &st.kind {
                 StepKind::Http => KindPlan::Http,
                 StepKind::Sse(sse) => KindPlan::Sse {
@@ -664,6 +717,7 @@ pub fn compile(
                     .or(plan.defaults.timeout)
                     .unwrap_or(DEFAULT_TIMEOUT),
                 needs_body,
+                prune,
                 kind,
             });
             id += 1;
@@ -692,6 +746,31 @@ pub fn compile(
         step_count: id,
         secrets: crate::redact::Secrets::of_plan(plan),
     })
+}
+
+/// The pruning tree for a step's JSON checks and extractors: None when there are none, when
+/// one needs the whole document (a schema), or when a path is not simple.
+fn prune_for<'a>(
+    checks: &'a [Check],
+    extract: impl Iterator<Item = &'a Extractor>,
+) -> Option<crate::jsonprune::Prune> {
+    let mut paths = Vec::new();
+    for c in checks {
+        match c {
+            Check::Json { path, .. } => paths.push(path.as_str()),
+            Check::Schema(_) => return None,
+            _ => {}
+        }
+    }
+    for e in extract {
+        if let Extractor::Json { path, .. } = e {
+            paths.push(path.as_str());
+        }
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    crate::jsonprune::Prune::of(paths)
 }
 
 #[cfg(test)]

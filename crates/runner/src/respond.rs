@@ -21,6 +21,8 @@ pub struct Seen<'a> {
     pub json: Option<Result<serde_json::Value, String>>,
     /// What `body` is, for failure messages: "body", or a stream's "data" / "reply".
     pub label: &'static str,
+    /// Parse only what the step's JSON paths reach (see `jsonprune`); None: the whole body.
+    pub prune: Option<&'a crate::jsonprune::Prune>,
 }
 
 impl Seen<'_> {
@@ -33,6 +35,12 @@ impl Seen<'_> {
 
     fn json(&mut self) -> Result<&serde_json::Value, String> {
         if self.json.is_none() {
+            if let (Some(tree), Some(b)) = (self.prune, self.body) {
+                if let Ok(v) = tree.parse(b) {
+                    self.json = Some(Ok(v));
+                    return Ok(self.json.as_ref().and_then(|j| j.as_ref().ok()).unwrap());
+                }
+            }
             let parsed = match self.body {
                 Some(b) if !b.is_empty() => serde_json::from_slice(b).map_err(|e| {
                     let ct = self.content_type();
@@ -83,6 +91,10 @@ impl Seen<'_> {
             Some(b) if !b.is_empty() => b.len(),
             _ => return format!("an empty {label}"),
         };
+        if self.prune.take().is_some() && matches!(self.json, Some(Ok(_))) {
+            // Only part of the document was built: describe the whole one.
+            self.json = None;
+        }
         if let Ok(doc) = self.json() {
             return match doc {
                 serde_json::Value::Object(m) if m.is_empty() => {
@@ -505,6 +517,7 @@ mod tests {
             elapsed: Duration::ZERO,
             json: None,
             label: "body",
+            prune: None,
         }
     }
 

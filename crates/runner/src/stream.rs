@@ -111,6 +111,7 @@ impl<'a> Session<'a> {
             elapsed: head.latency,
             json: None,
             label: "body",
+            prune: None,
         };
         let mut has_status_check = false;
         for (i, c) in self.step.checks.iter().enumerate() {
@@ -189,6 +190,7 @@ impl<'a> Session<'a> {
             elapsed: self.start.elapsed(),
             json: None,
             label: if what == "event" { "data" } else { what },
+            prune: None,
         };
         let mut fails = Vec::new();
         for (i, c) in self.step.checks.iter().enumerate() {
@@ -279,6 +281,7 @@ impl<'a> Session<'a> {
                 elapsed,
                 json: None,
                 label: "data",
+                prune: None,
             };
             let mut missing = None;
             for x in &self.step.extract {

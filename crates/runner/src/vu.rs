@@ -402,11 +402,9 @@ impl Vu {
             BodyPlan::None => (Bytes::new(), None),
             BodyPlan::Fixed(b, ct) => (b.clone(), Some(ct.to_string())),
             BodyPlan::Json(j) => {
-                let v = j.render(ctx)?;
-                (
-                    Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?),
-                    Some("application/json".into()),
-                )
+                let mut out = Vec::with_capacity(128);
+                j.write(ctx, &mut out)?;
+                (Bytes::from(out), Some("application/json".into()))
             }
             BodyPlan::Text(t) => (
                 Bytes::from(t.render(ctx)?),
@@ -597,6 +595,7 @@ impl Vu {
                     elapsed,
                     json: None,
                     label: "body",
+                    prune: step.prune.as_ref(),
                 };
                 let mut passed = 0;
                 let mut failed_checks = 0;
