@@ -161,37 +161,35 @@ async fn connect(
     tls: Option<&Tls>,
 ) -> Result<SendRequest<Full<Bytes>>, TransportError> {
     let stream = tcp_connect(origin).await?;
-    let handshake_failed = |e: hyper::Error| {
-        TransportError::new(
-            Category::Protocol,
-            format!("handshake with {}:{}: {e}", origin.host, origin.port),
-        )
-    };
-    // Two arms because the driver task's type depends on the stream's.
-    if origin.https {
-        let Some(tls) = tls else {
-            return Err(TransportError::new(
-                Category::Tls,
-                "https needs a TLS client, and this runner was built without one",
-            ));
-        };
-        let stream = tls.handshake(origin, stream).await?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(handshake_failed)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
-    } else {
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(handshake_failed)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
+    if !origin.https {
+        return drive(origin, stream).await;
     }
+    let Some(tls) = tls else {
+        return Err(TransportError::new(
+            Category::Tls,
+            "https needs a TLS client, and this runner was built without one",
+        ));
+    };
+    drive(origin, tls.handshake(origin, stream).await?).await
+}
+
+/// The HTTP/1.1 handshake on a connected stream, its driver spawned as a task.
+async fn drive<S>(origin: &Origin, stream: S) -> Result<SendRequest<Full<Bytes>>, TransportError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| {
+            TransportError::new(
+                Category::Protocol,
+                format!("handshake with {}:{}: {e}", origin.host, origin.port),
+            )
+        })?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 impl Client {

@@ -1261,16 +1261,7 @@ impl<'a> Ctx<'a> {
             let m = media.to_ascii_lowercase();
             if m.contains("json") || m == "*/*" {
                 body_kind = Some("json".to_string());
-                let compact = serde_json::to_string(&emitted).unwrap_or_default();
-                if compact.len() <= 100 {
-                    body_inline = Some(compact);
-                } else {
-                    body_lines = serde_json::to_string_pretty(&emitted)
-                        .unwrap_or_default()
-                        .lines()
-                        .map(str::to_string)
-                        .collect();
-                }
+                (body_inline, body_lines) = super::json_body_layout(&emitted);
                 if !m.starts_with("application/json") {
                     headers.push(("Content-Type".into(), media.clone()));
                 }
@@ -1287,10 +1278,7 @@ impl<'a> Ctx<'a> {
                 );
                 if let Value::Object(map) = &emitted {
                     for (k, v) in map {
-                        let text = match v {
-                            Value::String(s) => s.clone(),
-                            other => serde_json::to_string(other).unwrap_or_default(),
-                        };
+                        let text = super::field_text(v);
                         body_lines.push(format!("{}: {}", q(k), q(&text)));
                     }
                 } else {

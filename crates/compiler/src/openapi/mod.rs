@@ -812,16 +812,7 @@ impl Compilation<'_> {
             let media = body.media.to_ascii_lowercase();
             if media.contains("json") || media == "*/*" {
                 body_kind = Some("json".into());
-                let compact = serde_json::to_string(&emitted).unwrap_or_default();
-                if compact.len() <= 100 {
-                    body_inline = Some(compact);
-                } else {
-                    body_lines = serde_json::to_string_pretty(&emitted)
-                        .unwrap_or_default()
-                        .lines()
-                        .map(str::to_string)
-                        .collect();
-                }
+                (body_inline, body_lines) = json_body_layout(&emitted);
                 bodies.push(BodySample {
                     scenario: scenario.to_string(),
                     step: st.name.clone(),
@@ -841,10 +832,7 @@ impl Compilation<'_> {
                 );
                 if let Value::Object(m) = &emitted {
                     for (k, v) in m {
-                        let text = match v {
-                            Value::String(s) => s.clone(),
-                            other => serde_json::to_string(other).unwrap_or_default(),
-                        };
+                        let text = field_text(v);
                         let binary = props.get(k).is_some_and(|s| {
                             s.get("format").and_then(Value::as_str) == Some("binary")
                                 || s.get("contentMediaType").is_some()
@@ -1104,4 +1092,24 @@ impl Builder<'_, '_> {
 #[allow(dead_code)]
 fn kinds_used(ops: &[Op]) -> Vec<Kind> {
     ops.iter().map(|o| o.kind).collect()
+}
+
+/// How a JSON body is written in the emitted YAML: inline when its compact form is short,
+/// else as pretty-printed lines.
+pub(crate) fn json_body_layout(body: &Value) -> (Option<String>, Vec<String>) {
+    let compact = serde_json::to_string(body).unwrap_or_default();
+    if compact.len() <= 100 {
+        (Some(compact), Vec::new())
+    } else {
+        let pretty = serde_json::to_string_pretty(body).unwrap_or_default();
+        (None, pretty.lines().map(str::to_string).collect())
+    }
+}
+
+/// A form or multipart field's text: strings as they are, other values as JSON.
+pub(crate) fn field_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
 }
