@@ -1,19 +1,15 @@
-//! HTTP/1.1 transport: each VU owns one keep-alive connection per origin, built on hyper's
-//! `client::conn::http1` so connection counts are exact and no pool sits between the VU
-//! and the socket. Closed connections are re-opened on the next request; a request that
-//! fails on a reused connection before any response is retried once on a fresh one,
-//! because the server may have closed the idle connection as we wrote to it.
+//! HTTP/1.1 transport: each VU owns one keep-alive connection per origin (the wire protocol
+//! is [`crate::h1`]), so connection counts are exact and no pool sits between the VU and the
+//! socket. Closed connections are re-opened on the next request; a request that fails on a
+//! reused connection before any byte of a response is retried once on a fresh one, because
+//! the server may have closed the idle connection as we wrote to it.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::h1::{Conn, Head, Request, SendError, Stream};
 use crate::metrics::Category;
 use crate::tls::Tls;
 
@@ -71,9 +67,9 @@ impl Origin {
     }
 }
 
-struct Conn {
+struct Entry {
     origin: Origin,
-    sender: SendRequest<Full<Bytes>>,
+    conn: Conn,
 }
 
 /// Connection accounting the VU reports after each request.
@@ -86,7 +82,7 @@ pub struct ConnUse {
 /// One VU's connections.
 #[derive(Default)]
 pub struct Client {
-    conns: Vec<Conn>,
+    conns: Vec<Entry>,
     /// The run's TLS client; without one, `https://` is refused.
     tls: Option<Tls>,
 }
@@ -98,23 +94,6 @@ pub fn classify_io(e: &std::io::Error) -> Category {
         // hyper reports malformed framing (a bad chunk size line, say) as invalid data.
         InvalidData | InvalidInput => Category::Protocol,
         _ => Category::Connect,
-    }
-}
-
-pub fn classify_hyper(e: &hyper::Error) -> (Category, String) {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return (classify_io(io), format!("{e}: {io}"));
-        }
-        source = s.source();
-    }
-    if e.is_timeout() {
-        (Category::Timeout, e.to_string())
-    } else if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
-        (Category::Connect, e.to_string())
-    } else {
-        (Category::Protocol, e.to_string())
     }
 }
 
@@ -155,14 +134,11 @@ pub async fn tcp_connect(origin: &Origin) -> Result<TcpStream, TransportError> {
     Ok(stream)
 }
 
-/// Opens a connection to `origin` (TLS for https) and starts its HTTP/1.1 driver task.
-async fn connect(
-    origin: &Origin,
-    tls: Option<&Tls>,
-) -> Result<SendRequest<Full<Bytes>>, TransportError> {
+/// Opens a connection to `origin`, TLS for https.
+async fn connect(origin: &Origin, tls: Option<&Tls>) -> Result<Conn, TransportError> {
     let stream = tcp_connect(origin).await?;
     if !origin.https {
-        return drive(origin, stream).await;
+        return Ok(Conn::new(Stream::Plain(stream)));
     }
     let Some(tls) = tls else {
         return Err(TransportError::new(
@@ -170,26 +146,8 @@ async fn connect(
             "https needs a TLS client, and this runner was built without one",
         ));
     };
-    drive(origin, tls.handshake(origin, stream).await?).await
-}
-
-/// The HTTP/1.1 handshake on a connected stream, its driver spawned as a task.
-async fn drive<S>(origin: &Origin, stream: S) -> Result<SendRequest<Full<Bytes>>, TransportError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| {
-            TransportError::new(
-                Category::Protocol,
-                format!("handshake with {}:{}: {e}", origin.host, origin.port),
-            )
-        })?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+    let stream = tls.handshake(origin, stream).await?;
+    Ok(Conn::new(Stream::Tls(Box::new(stream))))
 }
 
 impl Client {
@@ -200,63 +158,79 @@ impl Client {
         }
     }
 
-    /// Sends a request to `origin` and returns the response head; the body is the caller's
-    /// to read (the connection is busy until it is read or dropped).
+    /// Sends a request to `origin` and returns the response head; the body is then read
+    /// with [`Client::read_body`] or [`Client::next_chunk`] (the connection is busy until
+    /// it is read to its end).
     pub async fn send(
         &mut self,
         origin: &Origin,
-        mut make: impl FnMut() -> Request<Full<Bytes>>,
+        req: &Request<'_>,
         usage: &mut ConnUse,
-    ) -> Result<Response<Incoming>, TransportError> {
-        let idx = self.conns.iter().position(|c| &c.origin == origin);
-        let mut reused = false;
-        let idx = match idx {
-            Some(i) if !self.conns[i].sender.is_closed() => {
-                // A keep-alive connection whose previous body was not fully read is not ready yet.
-                if self.conns[i].sender.ready().await.is_ok() {
-                    reused = true;
-                    i
-                } else {
-                    self.conns.swap_remove(i);
-                    self.open(origin, usage).await?
-                }
-            }
+    ) -> Result<Head, TransportError> {
+        let found = self.conns.iter().position(|c| &c.origin == origin);
+        let (idx, reused) = match found {
+            Some(i) if self.conns[i].conn.is_idle() => (i, true),
             Some(i) => {
+                // Closing, or left in the middle of an exchange (a timeout, a body not read).
                 self.conns.swap_remove(i);
-                self.open(origin, usage).await?
+                (self.open(origin, usage).await?, false)
             }
-            None => self.open(origin, usage).await?,
+            None => (self.open(origin, usage).await?, false),
         };
         if reused {
             usage.reused += 1;
-            match self.conns[idx].sender.send_request(make()).await {
-                Ok(r) => return Ok(r),
-                Err(e) if e.is_canceled() || e.is_incomplete_message() || is_reset(&e) => {
-                    self.conns.swap_remove(idx);
-                    let idx = self.open(origin, usage).await?;
-                    return self.conns[idx]
-                        .sender
-                        .send_request(make())
-                        .await
-                        .map_err(|e| {
-                            let (c, m) = classify_hyper(&e);
-                            TransportError::new(c, m)
-                        });
-                }
-                Err(e) => {
-                    self.conns.swap_remove(idx);
-                    let (c, m) = classify_hyper(&e);
-                    return Err(TransportError::new(c, m));
-                }
-            }
         }
-        match self.conns[idx].sender.send_request(make()).await {
-            Ok(r) => Ok(r),
+        match self.conns[idx].conn.send(req).await {
+            Ok(head) => Ok(head),
+            Err(SendError::Stale(_)) if reused => {
+                self.conns.swap_remove(idx);
+                let idx = self.open(origin, usage).await?;
+                self.conns[idx].conn.send(req).await.map_err(|e| {
+                    self.conns.swap_remove(idx);
+                    e.into_inner()
+                })
+            }
             Err(e) => {
                 self.conns.swap_remove(idx);
-                let (c, m) = classify_hyper(&e);
-                Err(TransportError::new(c, m))
+                Err(e.into_inner())
             }
+        }
+    }
+
+    /// Reads the body of the response just received from `origin`, up to `cap` bytes: the
+    /// bytes (None when discarded) and the total size. A kept body over the cap is an error
+    /// (`body_too_large`).
+    pub async fn read_body(
+        &mut self,
+        origin: &Origin,
+        keep: bool,
+        cap: usize,
+    ) -> Result<(Option<Bytes>, u64), TransportError> {
+        let Some(i) = self.conns.iter().position(|c| &c.origin == origin) else {
+            return Ok((keep.then(Bytes::new), 0));
+        };
+        let read = self.conns[i].conn.read_body(keep, cap).await;
+        self.settle(i, read.is_ok());
+        read
+    }
+
+    /// The next piece of the body of the response just received from `origin`, as it
+    /// arrives; None at its end.
+    pub async fn next_chunk(&mut self, origin: &Origin) -> Result<Option<Bytes>, TransportError> {
+        let Some(i) = self.conns.iter().position(|c| &c.origin == origin) else {
+            return Ok(None);
+        };
+        let read = self.conns[i].conn.next_chunk(true).await;
+        if !matches!(read, Ok(Some(_))) {
+            self.settle(i, read.is_ok());
+        }
+        read.map(|piece| piece.map(|(bytes, _)| bytes))
+    }
+
+    /// Drops connection `i` unless it can carry another request.
+    fn settle(&mut self, i: usize, ok: bool) {
+        if !ok || !self.conns[i].conn.is_idle() {
+            self.conns.swap_remove(i);
         }
     }
 
@@ -271,79 +245,12 @@ impl Client {
         origin: &Origin,
         usage: &mut ConnUse,
     ) -> Result<usize, TransportError> {
-        let sender = connect(origin, self.tls.as_ref()).await?;
+        let conn = connect(origin, self.tls.as_ref()).await?;
         usage.opened += 1;
-        self.conns.push(Conn {
+        self.conns.push(Entry {
             origin: origin.clone(),
-            sender,
+            conn,
         });
         Ok(self.conns.len() - 1)
     }
-}
-
-fn is_reset(e: &hyper::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::ConnectionAborted
-            );
-        }
-        source = s.source();
-    }
-    false
-}
-
-/// Reads a body up to `cap` bytes. Returns the bytes read (None when discarded) and the
-/// total size; a body over the cap is an error (`body_too_large`).
-pub async fn read_body(
-    body: Incoming,
-    keep: bool,
-    cap: usize,
-) -> Result<(Option<Bytes>, u64), TransportError> {
-    let mut body = body;
-    let mut total: u64 = 0;
-    let mut first: Option<Bytes> = None;
-    let mut buf: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            let (c, m) = classify_hyper(&e);
-            TransportError::new(c, format!("reading body: {m}"))
-        })?;
-        if let Ok(data) = frame.into_data() {
-            total += data.len() as u64;
-            if keep {
-                if total as usize > cap {
-                    return Err(TransportError::new(
-                        Category::BodyTooLarge,
-                        format!("response body over the {} MiB limit", cap / (1024 * 1024)),
-                    ));
-                }
-                // The common case is a single frame: keep it without copying.
-                match (&first, buf.is_empty()) {
-                    (None, true) => first = Some(data),
-                    _ => {
-                        if let Some(f) = first.take() {
-                            buf.extend_from_slice(&f);
-                        }
-                        buf.extend_from_slice(&data);
-                    }
-                }
-            }
-        }
-    }
-    if !keep {
-        return Ok((None, total));
-    }
-    Ok((
-        Some(if buf.is_empty() {
-            first.unwrap_or_default()
-        } else {
-            Bytes::from(buf)
-        }),
-        total,
-    ))
 }

@@ -9,6 +9,7 @@
 mod cookies;
 mod engine;
 mod feeders;
+mod h1;
 pub mod html;
 mod http;
 mod jsonprune;

@@ -22,14 +22,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A compiled template: literal text, a single expression, or a full template.
 pub enum Text {
     Lit(String),
-    Tmpl(minijinja::Template<'static, 'static>),
+    Tmpl(Tmpl),
 }
 
 impl Text {
     pub fn render(&self, ctx: &Value) -> Result<String, String> {
         match self {
             Text::Lit(s) => Ok(s.clone()),
-            Text::Tmpl(t) => throng_ir::template::render_bounded(t, ctx),
+            Text::Tmpl(t) => t.render(ctx),
         }
     }
 
@@ -41,11 +41,88 @@ impl Text {
     }
 }
 
+/// A compiled template. Most templates in a scenario are text with `{{ name }}` holes
+/// (`Bearer {{ token }}`, `{{ base_url }}/orders/{{ order_id }}`); those also keep their
+/// pieces and render by looking the names up and joining the text, without minijinja's VM
+/// (about a tenth of its instructions), whenever every name holds a string. Anything else
+/// (a number, an undefined name, a template with filters or tags) renders through minijinja,
+/// so the output and the errors are minijinja's.
+pub struct Tmpl {
+    full: minijinja::Template<'static, 'static>,
+    splice: Option<Vec<Piece>>,
+}
+
+enum Piece {
+    Text(Box<str>),
+    Name(Box<str>),
+}
+
+impl Tmpl {
+    fn new(full: minijinja::Template<'static, 'static>) -> Tmpl {
+        Tmpl {
+            splice: splice_pieces(full.source()),
+            full,
+        }
+    }
+
+    pub fn render(&self, ctx: &Value) -> Result<String, String> {
+        if let Some(out) = self.splice.as_deref().and_then(|p| splice(p, ctx)) {
+            return Ok(out);
+        }
+        throng_ir::template::render_bounded(&self.full, ctx)
+    }
+}
+
+/// `source` as text and `{{ name }}` holes, if that is all it is.
+fn splice_pieces(source: &str) -> Option<Vec<Piece>> {
+    // minijinja drops one trailing newline; text with other syntax is not a splice.
+    if source.ends_with('\n') || source.contains("{%") || source.contains("{#") {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = source;
+    while let Some(open) = rest.find("{{") {
+        let close = open + rest[open..].find("}}")?;
+        let name = rest[open + 2..close].trim_matches([' ', '\t']);
+        let mut chars = name.chars();
+        let ident = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident || matches!(name, "true" | "false" | "none" | "True" | "False" | "None") {
+            return None;
+        }
+        if open > 0 {
+            pieces.push(Piece::Text(rest[..open].into()));
+        }
+        pieces.push(Piece::Name(name.into()));
+        rest = &rest[close + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.into()));
+    }
+    Some(pieces)
+}
+
+/// The spliced text, or None when a name is not a string in `ctx` (or the text would pass
+/// the render cap): then minijinja renders it.
+fn splice(pieces: &[Piece], ctx: &Value) -> Option<String> {
+    let mut out = String::with_capacity(64);
+    for p in pieces {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Name(n) => out.push_str(ctx.get_attr(n).ok()?.as_str()?),
+        }
+    }
+    (out.len() <= throng_ir::template::MAX_RENDERED_BYTES).then_some(out)
+}
+
 /// A compiled JSON template; a lone `{{ expr }}` string keeps the expression's native type.
 pub enum Json {
     Lit(serde_json::Value),
-    Expr(Expression<'static, 'static>),
-    Text(minijinja::Template<'static, 'static>),
+    /// The expression, and its variable when it is only a name.
+    Expr(Expression<'static, 'static>, Option<Box<str>>),
+    Text(Tmpl),
     Array(Vec<Json>),
     Object(Vec<(String, Json)>),
 }
@@ -54,14 +131,12 @@ impl Json {
     pub fn render(&self, ctx: &Value) -> Result<serde_json::Value, String> {
         Ok(match self {
             Json::Lit(v) => v.clone(),
-            Json::Expr(e) => {
-                let v = throng_ir::template::eval_bounded(e, ctx)?;
+            Json::Expr(e, name) => {
+                let v = eval(e, name.as_deref(), ctx)?;
                 serde_json::to_value(&v)
                     .map_err(|e| format!("cannot turn the value into JSON: {e}"))?
             }
-            Json::Text(t) => {
-                serde_json::Value::String(throng_ir::template::render_bounded(t, ctx)?)
-            }
+            Json::Text(t) => serde_json::Value::String(t.render(ctx)?),
             Json::Array(a) => {
                 serde_json::Value::Array(a.iter().map(|j| j.render(ctx)).collect::<Result<_, _>>()?)
             }
@@ -79,11 +154,11 @@ impl Json {
         let ser = |out: &mut Vec<u8>, v: &dyn erased::Ser| v.ser(out);
         match self {
             Json::Lit(v) => ser(out, v)?,
-            Json::Expr(e) => {
-                let v = throng_ir::template::eval_bounded(e, ctx)?;
+            Json::Expr(e, name) => {
+                let v = eval(e, name.as_deref(), ctx)?;
                 ser(out, &v).map_err(|e| format!("cannot turn the value into JSON: {e}"))?
             }
-            Json::Text(t) => ser(out, &throng_ir::template::render_bounded(t, ctx)?)?,
+            Json::Text(t) => ser(out, &t.render(ctx)?)?,
             Json::Array(a) => {
                 out.push(b'[');
                 for (i, j) in a.iter().enumerate() {
@@ -113,11 +188,28 @@ impl Json {
     /// Renders to a minijinja value (for variables): strings stay strings, numbers numbers.
     pub fn render_value(&self, ctx: &Value) -> Result<Value, String> {
         match self {
-            Json::Expr(e) => throng_ir::template::eval_bounded(e, ctx),
-            Json::Text(t) => Ok(Value::from(throng_ir::template::render_bounded(t, ctx)?)),
+            Json::Expr(e, name) => eval(e, name.as_deref(), ctx),
+            Json::Text(t) => Ok(Value::from(t.render(ctx)?)),
             other => Ok(Value::from(minijinja::value::Serde(other.render(ctx)?))),
         }
     }
+}
+
+/// An expression's value; one that is only a defined name is looked up directly (the same
+/// value minijinja would give), anything else evaluated.
+fn eval(
+    e: &Expression<'static, 'static>,
+    name: Option<&str>,
+    ctx: &Value,
+) -> Result<Value, String> {
+    if let Some(v) = name
+        .and_then(|n| ctx.get_attr(n).ok())
+        .filter(|v| !v.is_undefined())
+    {
+        throng_ir::template::check_value_size(&v)?;
+        return Ok(v);
+    }
+    throng_ir::template::eval_bounded(e, ctx)
 }
 
 mod erased {
@@ -321,7 +413,7 @@ impl Compiler {
                         return Ok(Text::Lit(s));
                     }
                 }
-                Ok(Text::Tmpl(tmpl))
+                Ok(Text::Tmpl(Tmpl::new(tmpl)))
             }
         }
     }
@@ -371,7 +463,13 @@ impl Compiler {
                         .and_then(|v| serde_json::to_value(&v).ok());
                     match folded {
                         Some(v) => Json::Lit(v),
-                        None => Json::Expr(expr),
+                        None => {
+                            let name = match splice_pieces(&format!("{{{{{e}}}}}")).as_deref() {
+                                Some([Piece::Name(n)]) => Some(n.clone()),
+                                _ => None,
+                            };
+                            Json::Expr(expr, name)
+                        }
                     }
                 }
                 None => match self.text(t)? {
@@ -824,6 +922,51 @@ mod tests {
             body_of(r#"{"a": [1, "b"]}"#, &c),
             serde_json::json!({"a": [1, "b"]})
         );
+    }
+
+    #[test]
+    fn spliced_templates_render_as_minijinja_does() {
+        let env = throng_ir::template::environment(Arc::new(HashMap::new()));
+        let env: &'static Environment<'static> = Box::leak(Box::new(env));
+        let c = ctx(&[
+            ("token", Value::from("abc.def")),
+            ("base_url", Value::from("http://127.0.0.1:8080")),
+            ("id", Value::from("prod-1")),
+            ("qty", Value::from(2)),
+            ("price", Value::from(9.5)),
+            ("nothing", Value::from(())),
+            ("html", Value::from("<b>&amp;</b>")),
+        ]);
+        // (source, whether it splices)
+        let cases = [
+            ("Bearer {{ token }}", true),
+            ("{{ base_url }}/products/{{id}}", true),
+            ("{{token}}{{ id }}", true),
+            ("a }} b {{ id }}", true),
+            ("{{ html }}.html", true),
+            ("qty={{ qty }}", true),
+            ("price {{ price }}", true),
+            ("{{ nothing }}!", true),
+            ("{{ missing }}", true),
+            ("{{ id }}\n", false),
+            ("{{ id | upper }}", false),
+            ("{{ id ~ token }}", false),
+            ("{{- id }}", false),
+            ("{% if id %}{{ id }}{% endif %}", false),
+            ("{{ true }}", false),
+            ("{{ 'x' }}", false),
+        ];
+        for (source, splices) in cases {
+            let full = env.template_from_str(source).unwrap();
+            let t = Tmpl::new(full);
+            assert_eq!(t.splice.is_some(), splices, "{source}");
+            let full = env.template_from_str(source).unwrap();
+            assert_eq!(
+                t.render(&c),
+                throng_ir::template::render_bounded(&full, &c),
+                "{source}"
+            );
+        }
     }
 
     #[test]

@@ -6,16 +6,14 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{Method, Request};
-use http_body_util::{BodyExt, Full};
+use http::Method;
 use minijinja::Value;
 
-use crate::http::{classify_hyper, read_body, Origin, TransportError};
+use crate::http::{Origin, TransportError};
 use crate::metrics::Category;
 use crate::program::StepPlan;
 use crate::stream::{of, Head, Session};
-use crate::vu::{head_size, request_size, Shared, StepResult, Vu, MAX_BODY_BYTES};
+use crate::vu::{request_size, Shared, StepResult, Vu, MAX_BODY_BYTES};
 
 /// Runs one `sse` step; `events` is how many to read (None: until the stream ends).
 pub(crate) async fn step(
@@ -57,37 +55,37 @@ async fn read(
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
     s.sent += request_size(&Method::GET, &pq, &head, 0) as u64;
-    let make = || {
-        let mut req = Request::new(Full::new(Bytes::new()));
-        *req.uri_mut() = http::Uri::from(pq.clone());
-        *req.headers_mut() = head.clone();
-        req
+    let body = Bytes::new();
+    let request = crate::h1::Request {
+        method: &Method::GET,
+        target: pq.as_str(),
+        head: &head,
+        body: &body,
     };
-    let resp = tokio::time::timeout_at(deadline, vu.client.send(&origin, make, &mut s.usage))
+    let resp = tokio::time::timeout_at(deadline, vu.client.send(&origin, &request, &mut s.usage))
         .await
         .map_err(|_| {
             TransportError::new(Category::Timeout, format!("no response within {timeout}"))
         })??;
     let latency = s.start().elapsed();
-    let (parts, mut body) = resp.into_parts();
-    s.received += head_size(&parts.headers) as u64;
-    vu.store_cookies(&parts.headers, &origin, uri.path());
-    let status = parts.status.as_u16();
-    let is_stream = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    s.received += resp.len() as u64;
+    vu.store_cookies(resp.values("set-cookie"), &origin, uri.path());
+    let status = resp.status;
+    let is_stream = resp
+        .get("content-type")
+        .and_then(|v| std::str::from_utf8(v).ok())
         .map(|v| v.split(';').next().unwrap_or_default().trim())
         .map(str::to_ascii_lowercase);
     let head = Head {
         status,
-        headers: parts.headers,
+        headers: resp.header_map(),
         latency,
         host: origin.host.clone(),
     };
     if !(200..300).contains(&status) {
         // Not a stream: read the (bounded) body so the failure shows what the server said.
-        let (bytes, n) = tokio::time::timeout_at(deadline, read_body(body, true, MAX_BODY_BYTES))
+        let read = vu.client.read_body(&origin, true, MAX_BODY_BYTES);
+        let (bytes, n) = tokio::time::timeout_at(deadline, read)
             .await
             .unwrap_or(Ok((None, 0)))
             .unwrap_or((None, 0));
@@ -117,7 +115,7 @@ async fn read(
         if events == Some(n) {
             break false;
         }
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+        let chunk = match tokio::time::timeout_at(deadline, vu.client.next_chunk(&origin)).await {
             Err(_) => {
                 vu.client.discard(&origin);
                 return Err(TransportError::new(
@@ -125,18 +123,18 @@ async fn read(
                     format!("{} events within {timeout}", of(n, events)),
                 ));
             }
-            Ok(None) => break true,
-            Ok(Some(Err(e))) => {
-                let (category, m) = classify_hyper(&e);
+            Ok(Err(e)) => {
                 return Err(TransportError::new(
-                    category,
-                    format!("reading the stream after {} events: {m}", of(n, events)),
+                    e.category,
+                    format!(
+                        "reading the stream after {} events: {}",
+                        of(n, events),
+                        e.message
+                    ),
                 ));
             }
-            Ok(Some(Ok(frame))) => frame,
-        };
-        let Ok(chunk) = frame.into_data() else {
-            continue;
+            Ok(Ok(None)) => break true,
+            Ok(Ok(Some(chunk))) => chunk,
         };
         let now = Instant::now();
         s.received += chunk.len() as u64;

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
-use http::{HeaderMap, Method, Request, Uri};
-use http_body_util::Full;
+use http::header::{HeaderValue, CONTENT_TYPE, COOKIE, HOST, LOCATION};
+use http::{HeaderMap, Method, Uri};
 use minijinja::Value;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -18,7 +17,7 @@ use throng_ir::{Check, OnFail, Think};
 
 use crate::cookies::CookieJar;
 use crate::feeders::FeederData;
-use crate::http::{read_body, Client, ConnUse, Origin, TransportError};
+use crate::http::{Client, ConnUse, Origin, TransportError};
 use crate::metrics::{Category, RequestRecord, Shards};
 use crate::program::{append_query, BodyPlan, KindPlan, PartPlan, Program, ScenarioPlan, StepPlan};
 use crate::respond::{self, Seen};
@@ -370,13 +369,17 @@ impl Vu {
     }
 
     /// Keeps the cookies a response sets.
-    pub(crate) fn store_cookies(&mut self, headers: &HeaderMap, origin: &Origin, path: &str) {
-        if headers.contains_key(SET_COOKIE) {
-            let now = SystemTime::now();
-            for v in headers.get_all(SET_COOKIE) {
-                if let Ok(v) = v.to_str() {
-                    self.jar.store(v, &origin.host, path, now);
-                }
+    pub(crate) fn store_cookies<'a>(
+        &mut self,
+        set_cookies: impl Iterator<Item = &'a [u8]>,
+        origin: &Origin,
+        path: &str,
+    ) {
+        let mut now = None;
+        for v in set_cookies {
+            if let Ok(v) = std::str::from_utf8(v) {
+                let now = *now.get_or_insert_with(SystemTime::now);
+                self.jar.store(v, &origin.host, path, now);
             }
         }
     }
@@ -809,20 +812,15 @@ impl Vu {
                     )
                 }
             };
-            let jar = &self.jar;
-            let build_head = || {
-                let mut head = match fixed {
-                    Some(f) => f.head.clone(),
-                    None => {
-                        let mut h = base.clone();
-                        add_host(&uri, &mut h);
-                        h
-                    }
-                };
-                add_cookies(jar, &uri, origin, &mut head);
-                head
+            let mut head = match fixed {
+                Some(f) => f.head.clone(),
+                None => {
+                    let mut h = base.clone();
+                    add_host(&uri, &mut h);
+                    h
+                }
             };
-            let head = build_head();
+            add_cookies(&self.jar, &uri, origin, &mut head);
             *sent += request_size(&method, &pq, &head, body.len()) as u64;
             if let Some(c) = capture.as_deref_mut() {
                 c.hops.push(Hop {
@@ -833,34 +831,26 @@ impl Vu {
                     response: None,
                 });
             }
-            // The head is moved into the first request; a retry on a fresh connection
-            // (rare) builds it again.
-            let mut first = Some(head);
-            let make = || {
-                let mut req = Request::new(Full::new(body.clone()));
-                *req.method_mut() = method.clone();
-                *req.uri_mut() = Uri::from(pq.clone());
-                *req.headers_mut() = first.take().unwrap_or_else(build_head);
-                req
+            let request = crate::h1::Request {
+                method: &method,
+                target: pq.as_str(),
+                head: &head,
+                body: &body,
             };
-            let resp = self.client.send(origin, make, usage).await?;
-            let status = resp.status().as_u16();
-            let (parts, incoming) = resp.into_parts();
-            *received += head_size(&parts.headers) as u64;
-            self.store_cookies(&parts.headers, origin, uri.path());
+            let resp = self.client.send(origin, &request, usage).await?;
+            let status = resp.status;
+            *received += resp.len() as u64;
+            self.store_cookies(resp.values("set-cookie"), origin, uri.path());
             if let Some(hop) = capture.as_deref_mut().and_then(|c| c.hops.last_mut()) {
-                hop.response = Some((status, parts.headers.clone()));
+                hop.response = Some((status, resp.header_map()));
             }
             let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+            let location = resp
+                .get("location")
+                .and_then(|l| std::str::from_utf8(l).ok());
             if redirect && step.follow_redirects && hops < MAX_REDIRECTS {
-                if let Some(next) = parts
-                    .headers
-                    .get(LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .and_then(|l| resolve(&uri, l))
-                {
-                    drop(parts);
-                    let (_, n) = read_body(incoming, false, MAX_BODY_BYTES).await?;
+                if let Some(next) = location.and_then(|l| resolve(&uri, l)) {
+                    let (_, n) = self.client.read_body(origin, false, MAX_BODY_BYTES).await?;
                     *received += n;
                     hops += 1;
                     if status == 303 || (matches!(status, 301 | 302) && method == Method::POST) {
@@ -873,9 +863,8 @@ impl Vu {
                     continue;
                 }
             }
-            if redirect && step.follow_redirects && parts.headers.contains_key(LOCATION) {
+            if redirect && step.follow_redirects && resp.get("location").is_some() {
                 // One more hop was asked for than we follow: a loop, most likely.
-                let location = parts.headers.get(LOCATION).and_then(|l| l.to_str().ok());
                 return Err(TransportError::new(
                     Category::TooManyRedirects,
                     format!(
@@ -889,16 +878,15 @@ impl Vu {
                 .iter()
                 .any(|c| matches!(&c.check, Check::Status(s) if !s.accepts(status)));
             let keep = step.needs_body || status >= 400 || status_fails || capture.is_some();
-            // Response header values share hyper's read buffer: holding them while the body
-            // is read makes hyper allocate a new buffer for every response. Keep them only
-            // when a check, an extractor, a failure message or the trace may read them.
+            // A header map is built only when a check, an extractor, a failure message or the
+            // trace may read it.
             let resp_headers = if keep || step.needs_headers {
-                parts.headers
+                resp.header_map()
             } else {
-                drop(parts);
                 HeaderMap::new()
             };
-            let (bytes, n) = read_body(incoming, keep, MAX_BODY_BYTES).await?;
+            drop(resp);
+            let (bytes, n) = self.client.read_body(origin, keep, MAX_BODY_BYTES).await?;
             *received += n;
             return Ok((status, resp_headers, bytes, uri));
         }

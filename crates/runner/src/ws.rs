@@ -159,7 +159,15 @@ async fn session(
     let latency = s.start().elapsed();
     let (parts, _) = response.into_parts();
     s.received += head_size(&parts.headers) as u64;
-    vu.store_cookies(&parts.headers, &origin, uri.path());
+    vu.store_cookies(
+        parts
+            .headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.as_bytes()),
+        &origin,
+        uri.path(),
+    );
     let head = Head {
         status: parts.status.as_u16(),
         headers: parts.headers,

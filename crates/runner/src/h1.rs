@@ -1,0 +1,613 @@
+//! The HTTP/1.1 wire protocol of one client connection: writes a request, parses the response
+//! head with `httparse`, and reads the body by its framing (length, chunked, or until close).
+//!
+//! This replaces hyper's client connection on the request path. hyper builds a `HeaderMap`
+//! for every response, passes each request and response between the VU and a connection
+//! task, and frames the body through a channel; with nginx's eight-header responses that was
+//! half of throng's user-space instructions per request (callgrind, `bench/README.md`). Here a
+//! response head stays the bytes it arrived as, with the offsets of its headers; a
+//! `HeaderMap` is built only when a check, an extractor, a failure message or the trace
+//! reads one, and the VU's own task does the reading.
+
+use std::io;
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::http::{classify_io, TransportError};
+use crate::metrics::Category;
+
+/// Headers in one response head; more is refused as hyper does.
+const MAX_HEADERS: usize = 100;
+/// Bytes in one response head.
+const MAX_HEAD_BYTES: usize = 256 * 1024;
+/// A chunk-size line (with extensions) or a trailer line.
+const MAX_LINE_BYTES: usize = 4096;
+const READ_CHUNK: usize = 8 * 1024;
+
+/// A connected socket, plain or TLS.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// What a request needs on the wire.
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub target: &'a str,
+    pub head: &'a HeaderMap,
+    pub body: &'a Bytes,
+}
+
+/// A response head as received: the bytes and where each header sits in them.
+pub struct Head {
+    pub status: u16,
+    raw: Bytes,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Head {
+    /// Bytes of the head on the wire, status line to blank line.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// The values of header `name` (lower case), in order.
+    pub fn values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> + '_ {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| self.raw[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| &self.raw[v.clone()])
+    }
+
+    pub fn get(&self, name: &'static str) -> Option<&[u8]> {
+        self.values(name).next()
+    }
+
+    /// The headers as a `HeaderMap`, for whatever reads them.
+    pub fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.headers.len());
+        for (n, v) in &self.headers {
+            // httparse has checked the syntax; these conversions only fail on bytes it allows
+            // and `http` does not (obs-text in names), which are dropped rather than fatal.
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(&self.raw[n.clone()]),
+                HeaderValue::from_maybe_shared(self.raw.slice(v.clone())),
+            ) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+}
+
+/// How the rest of the current response's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// No response body is being read.
+    Done,
+    Length(u64),
+    /// Chunked: in the size line, in a chunk's data, after a chunk's data, or in trailers.
+    ChunkSize,
+    ChunkData(u64),
+    ChunkEnd,
+    Trailers,
+    UntilClose,
+}
+
+/// One HTTP/1.1 connection.
+pub struct Conn {
+    stream: Stream,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    body: Body,
+    /// Between writing a request and reading the end of its response. A connection left
+    /// like this (a timed-out or abandoned exchange) cannot carry another request.
+    busy: bool,
+    /// The server will close after this response (or already has).
+    closing: bool,
+}
+
+/// Why a request on a reused connection may be sent again on a fresh one: the server closed
+/// the idle connection as we wrote to it, before any byte of a response.
+pub enum SendError {
+    Stale(TransportError),
+    Failed(TransportError),
+}
+
+impl SendError {
+    pub fn into_inner(self) -> TransportError {
+        match self {
+            SendError::Stale(e) | SendError::Failed(e) => e,
+        }
+    }
+}
+
+impl Conn {
+    pub fn new(stream: Stream) -> Conn {
+        Conn {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: Vec::with_capacity(512),
+            body: Body::Done,
+            busy: false,
+            closing: false,
+        }
+    }
+
+    /// Ready for a request: the last response was read to its end and the server keeps the
+    /// connection open.
+    pub fn is_idle(&self) -> bool {
+        // Bytes nobody asked for would be taken for the next response's head.
+        !self.busy && !self.closing && self.rbuf.is_empty()
+    }
+
+    /// Writes `req` and reads the response head; the body is then read with
+    /// [`Conn::read_body`] or [`Conn::next_chunk`].
+    pub async fn send(&mut self, req: &Request<'_>) -> Result<Head, SendError> {
+        self.busy = true;
+        self.body = Body::Done;
+        encode(req, &mut self.wbuf);
+        let written = if req.body.len() <= 64 * 1024 {
+            self.wbuf.extend_from_slice(req.body);
+            self.stream.write_all(&self.wbuf).await
+        } else {
+            match self.stream.write_all(&self.wbuf).await {
+                Ok(()) => self.stream.write_all(req.body).await,
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = written {
+            let err = TransportError::new(classify_io(&e), format!("sending the request: {e}"));
+            return Err(if is_reset(&e) {
+                SendError::Stale(err)
+            } else {
+                SendError::Failed(err)
+            });
+        }
+        self.read_head(req.method).await
+    }
+
+    async fn read_head(&mut self, method: &Method) -> Result<Head, SendError> {
+        let mut received_any = !self.rbuf.is_empty();
+        loop {
+            if !self.rbuf.is_empty() {
+                if let Some(head) = self.parse_head(method).map_err(SendError::Failed)? {
+                    return Ok(head);
+                }
+                if self.rbuf.len() > MAX_HEAD_BYTES {
+                    return Err(SendError::Failed(TransportError::new(
+                        Category::Protocol,
+                        format!("response head over {} KiB", MAX_HEAD_BYTES / 1024),
+                    )));
+                }
+            }
+            self.rbuf.reserve(READ_CHUNK);
+            match self.stream.read_buf(&mut self.rbuf).await {
+                Ok(0) => {
+                    self.closing = true;
+                    let err = TransportError::new(
+                        Category::Connect,
+                        if received_any {
+                            "connection closed in the middle of the response head"
+                        } else {
+                            "connection closed before a response"
+                        },
+                    );
+                    return Err(if received_any {
+                        SendError::Failed(err)
+                    } else {
+                        SendError::Stale(err)
+                    });
+                }
+                Ok(_) => received_any = true,
+                Err(e) => {
+                    self.closing = true;
+                    let err =
+                        TransportError::new(classify_io(&e), format!("reading the response: {e}"));
+                    return Err(if !received_any && is_reset(&e) {
+                        SendError::Stale(err)
+                    } else {
+                        SendError::Failed(err)
+                    });
+                }
+            }
+        }
+    }
+
+    /// A complete head at the front of the read buffer, taken off it; None: incomplete.
+    fn parse_head(&mut self, method: &Method) -> Result<Option<Head>, TransportError> {
+        loop {
+            let mut slots =
+                [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut []);
+            let parsed = httparse::ParserConfig::default()
+                .allow_spaces_after_header_name_in_responses(true)
+                .allow_obsolete_multiline_headers_in_responses(true)
+                .parse_response_with_uninit_headers(&mut resp, &self.rbuf, &mut slots);
+            let n = match parsed {
+                Ok(httparse::Status::Complete(n)) => n,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(TransportError::new(
+                        Category::Protocol,
+                        format!("response head with more than {MAX_HEADERS} headers"),
+                    ))
+                }
+                Err(e) => {
+                    return Err(TransportError::new(
+                        Category::Protocol,
+                        format!("malformed response head: {e}"),
+                    ))
+                }
+            };
+            let status = resp.code.unwrap_or(0);
+            if (100..200).contains(&status) {
+                if status == 101 {
+                    return Err(TransportError::new(
+                        Category::Protocol,
+                        "unexpected 101 Switching Protocols",
+                    ));
+                }
+                // An interim response (100 Continue, 103 Early Hints): the final one follows.
+                self.rbuf.advance(n);
+                continue;
+            }
+            let base = self.rbuf.as_ptr() as usize;
+            let offset = |s: &[u8]| {
+                let start = s.as_ptr() as usize - base;
+                start..start + s.len()
+            };
+            let headers: Vec<(Range<usize>, Range<usize>)> = resp
+                .headers
+                .iter()
+                .map(|h| (offset(h.name.as_bytes()), offset(h.value)))
+                .collect();
+            let http10 = resp.version == Some(0);
+            let mut length: Option<u64> = None;
+            let mut chunked = false;
+            let mut encoded = false;
+            let mut close = false;
+            let mut keep_alive = false;
+            for h in resp.headers.iter() {
+                let name = h.name.as_bytes();
+                if name.eq_ignore_ascii_case(b"content-length") {
+                    let v = std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            TransportError::new(
+                                Category::Protocol,
+                                format!(
+                                    "invalid content-length `{}`",
+                                    String::from_utf8_lossy(h.value)
+                                ),
+                            )
+                        })?;
+                    if length.is_some_and(|l| l != v) {
+                        return Err(TransportError::new(
+                            Category::Protocol,
+                            "conflicting content-length headers",
+                        ));
+                    }
+                    length = Some(v);
+                } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                    encoded = true;
+                    // Chunked must be the last coding; anything after it is read until close.
+                    chunked = h
+                        .value
+                        .rsplit(|b| *b == b',')
+                        .next()
+                        .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                } else if name.eq_ignore_ascii_case(b"connection") {
+                    for token in h.value.split(|b| *b == b',') {
+                        let token = token.trim_ascii();
+                        close |= token.eq_ignore_ascii_case(b"close");
+                        keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                    }
+                }
+            }
+            self.closing = close || (http10 && !keep_alive);
+            self.body = if *method == Method::HEAD || status == 204 || status == 304 {
+                Body::Done
+            } else if encoded {
+                if chunked {
+                    Body::ChunkSize
+                } else {
+                    Body::UntilClose
+                }
+            } else {
+                match length {
+                    Some(0) => Body::Done,
+                    Some(l) => Body::Length(l),
+                    None => Body::UntilClose,
+                }
+            };
+            if self.body == Body::UntilClose {
+                self.closing = true;
+            }
+            let raw = self.rbuf.split_to(n).freeze();
+            if self.body == Body::Done {
+                self.busy = false;
+            }
+            return Ok(Some(Head {
+                status,
+                raw,
+                headers,
+            }));
+        }
+    }
+
+    /// The next piece of the body as it arrives; None at its end. With `keep` false the
+    /// bytes are dropped and an empty piece of the right length is reported.
+    pub async fn next_chunk(
+        &mut self,
+        keep: bool,
+    ) -> Result<Option<(Bytes, usize)>, TransportError> {
+        loop {
+            match self.body {
+                Body::Done => {
+                    self.busy = false;
+                    return Ok(None);
+                }
+                Body::Length(rest) | Body::ChunkData(rest) => {
+                    if self.rbuf.is_empty() {
+                        self.fill("the body").await?;
+                        if self.rbuf.is_empty() {
+                            return Err(TransportError::new(
+                                Category::Connect,
+                                format!(
+                                    "connection closed {rest} bytes before the end of the body"
+                                ),
+                            ));
+                        }
+                    }
+                    let n = (rest as usize).min(self.rbuf.len());
+                    let piece = self.take(n, keep);
+                    let left = rest - n as u64;
+                    self.body = match (self.body, left) {
+                        (Body::Length(_), 0) => Body::Done,
+                        (Body::Length(_), l) => Body::Length(l),
+                        (_, 0) => Body::ChunkEnd,
+                        (_, l) => Body::ChunkData(l),
+                    };
+                    return Ok(Some((piece, n)));
+                }
+                Body::UntilClose => {
+                    if self.rbuf.is_empty() {
+                        self.fill("the body").await?;
+                        if self.rbuf.is_empty() {
+                            self.body = Body::Done;
+                            continue;
+                        }
+                    }
+                    let n = self.rbuf.len();
+                    return Ok(Some((self.take(n, keep), n)));
+                }
+                Body::ChunkSize => {
+                    let line = self.line().await?;
+                    let digits = line
+                        .split(|b| *b == b';')
+                        .next()
+                        .unwrap_or_default()
+                        .trim_ascii();
+                    let size = std::str::from_utf8(digits)
+                        .ok()
+                        .filter(|d| !d.is_empty() && d.len() <= 16)
+                        .and_then(|d| u64::from_str_radix(d, 16).ok())
+                        .ok_or_else(|| {
+                            TransportError::new(
+                                Category::Protocol,
+                                format!(
+                                    "invalid chunk size line `{}`",
+                                    String::from_utf8_lossy(&line).trim()
+                                ),
+                            )
+                        })?;
+                    self.body = if size == 0 {
+                        Body::Trailers
+                    } else {
+                        Body::ChunkData(size)
+                    };
+                }
+                Body::ChunkEnd => {
+                    let line = self.line().await?;
+                    if !line.is_empty() {
+                        return Err(TransportError::new(
+                            Category::Protocol,
+                            "chunk data longer than its size",
+                        ));
+                    }
+                    self.body = Body::ChunkSize;
+                }
+                Body::Trailers => {
+                    if self.line().await?.is_empty() {
+                        self.body = Body::Done;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the body up to `cap` bytes: the bytes (None when discarded) and the total size.
+    /// A kept body over the cap is an error (`body_too_large`).
+    pub async fn read_body(
+        &mut self,
+        keep: bool,
+        cap: usize,
+    ) -> Result<(Option<Bytes>, u64), TransportError> {
+        let mut total: u64 = 0;
+        let mut first: Option<Bytes> = None;
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some((piece, n)) = self.next_chunk(keep).await? {
+            total += n as u64;
+            if !keep {
+                continue;
+            }
+            if total as usize > cap {
+                return Err(TransportError::new(
+                    Category::BodyTooLarge,
+                    format!("response body over the {} MiB limit", cap / (1024 * 1024)),
+                ));
+            }
+            // The common case is a body that arrived in one piece: kept without copying.
+            match first.take() {
+                None if buf.is_empty() => first = Some(piece),
+                f => {
+                    if let Some(f) = f {
+                        buf.extend_from_slice(&f);
+                    }
+                    buf.extend_from_slice(&piece);
+                }
+            }
+        }
+        if !keep {
+            return Ok((None, total));
+        }
+        Ok((
+            Some(if buf.is_empty() {
+                first.unwrap_or_default()
+            } else {
+                Bytes::from(buf)
+            }),
+            total,
+        ))
+    }
+
+    fn take(&mut self, n: usize, keep: bool) -> Bytes {
+        if keep {
+            self.rbuf.split_to(n).freeze()
+        } else {
+            self.rbuf.advance(n);
+            Bytes::new()
+        }
+    }
+
+    /// Reads more into the buffer; nothing added means the server closed the connection.
+    async fn fill(&mut self, what: &str) -> Result<(), TransportError> {
+        self.rbuf.reserve(READ_CHUNK);
+        match self.stream.read_buf(&mut self.rbuf).await {
+            Ok(0) => {
+                self.closing = true;
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.closing = true;
+                Err(TransportError::new(
+                    classify_io(&e),
+                    format!("reading {what}: {e}"),
+                ))
+            }
+        }
+    }
+
+    /// One CRLF-terminated line of chunked framing, without its line end.
+    async fn line(&mut self) -> Result<Bytes, TransportError> {
+        loop {
+            if let Some(end) = self.rbuf.iter().position(|b| *b == b'\n') {
+                let mut line = self.rbuf.split_to(end + 1).freeze();
+                line.truncate(end);
+                if line.last() == Some(&b'\r') {
+                    line.truncate(end - 1);
+                }
+                return Ok(line);
+            }
+            if self.rbuf.len() > MAX_LINE_BYTES {
+                return Err(TransportError::new(
+                    Category::Protocol,
+                    format!("chunked framing line over {MAX_LINE_BYTES} bytes"),
+                ));
+            }
+            let before = self.rbuf.len();
+            self.fill("the chunked body").await?;
+            if self.rbuf.len() == before {
+                return Err(TransportError::new(
+                    Category::Connect,
+                    "connection closed in the middle of a chunked body",
+                ));
+            }
+        }
+    }
+}
+
+/// The request line and head, ready for the body.
+fn encode(req: &Request<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(req.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in req.head {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    // A body's length, and an explicit zero where a body is expected, as hyper did.
+    let expects_body = matches!(*req.method, Method::POST | Method::PUT | Method::PATCH);
+    if (!req.body.is_empty() || expects_body)
+        && !req.head.contains_key(http::header::CONTENT_LENGTH)
+    {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(req.body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
+}
