@@ -4,7 +4,7 @@
 #
 #   bench/run.sh               # every comparison, about 4 minutes after the build
 #   QUICK=1 bench/run.sh       # shorter runs, one repetition: about 2 minutes after the build
-#   RUNS=5 bench/run.sh        # more repetitions of the one-step comparison (medians reported)
+#   RUNS=5 bench/run.sh        # more repetitions of the one-step and journey comparisons (medians)
 #   SKIP_BUILD=1 THRONG=path bench/run.sh   # use an existing binary
 #
 # Method: nginx (1 worker, keep-alive, access_log off) serves a 50-byte file on 127.0.0.1 pinned
@@ -19,10 +19,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-  RUNS=${RUNS:-1}; N=${N:-60000}; WRK_D=${WRK_D:-2}; J_ITER=${J_ITER:-1000}; L_TIME=${L_TIME:-10}
+  RUNS=${RUNS:-1}; N=${N:-60000}; WRK_D=${WRK_D:-2}; J_ITER=${J_ITER:-3000}; L_TIME=${L_TIME:-10}
   O_DUR=${O_DUR:-10}; M_DUR=${M_DUR:-10}; S_DUR=${S_DUR:-30}
 else
-  RUNS=${RUNS:-3}; N=${N:-150000}; WRK_D=${WRK_D:-3}; J_ITER=${J_ITER:-2000}; L_TIME=${L_TIME:-20}
+  RUNS=${RUNS:-3}; N=${N:-150000}; WRK_D=${WRK_D:-3}; J_ITER=${J_ITER:-10000}; L_TIME=${L_TIME:-20}
   O_DUR=${O_DUR:-20}; M_DUR=${M_DUR:-20}; S_DUR=${S_DUR:-60}
 fi
 CONNS=50
@@ -111,18 +111,25 @@ SHOP_PID=$!
 for _ in $(seq 100); do grep -q listening "$work/shop.log" 2>/dev/null && break; sleep 0.1; done
 SHOP=$(sed -n 's/^listening on //p' "$work/shop.log" | head -1)
 [ -n "$SHOP" ] || { echo "the shop did not start"; cat "$work/shop.log"; exit 1; }
-measure journey "$SHOP_PID" "$THRONG" run fixtures/scenarios/shop-journey.yaml --base-url "$SHOP" --vus 20 \
-  --iterations "$J_ITER" --no-think --quiet --out "$work/j.json"
-res journey "$(cpu_s journey) $(jget "$work/j.json" 'd["totals"]["requests"]') $(jget "$work/j.json" 'd["totals"]["failed_requests"]') $(jget "$work/j.json" 'd["totals"]["rps"]') $(cat "$work/journey.srv")"
-measure locust "$SHOP_PID" locust -f bench/locustfile.py --headless -u 20 -r 20 --run-time "${L_TIME}s" \
-  --host "$SHOP" --only-summary --csv "$work/locust" --loglevel WARNING
-l_row=$(python3 - "$work/locust_stats.csv" <<'PY'
+# Interleaved, RUNS times each; throng's J_ITER is sized to about the request count Locust
+# reaches in L_TIME, so both spread their start-up over a similar amount of work.
+for run in $(seq "$RUNS"); do
+  measure journey "$SHOP_PID" "$THRONG" run fixtures/scenarios/shop-journey.yaml --base-url "$SHOP" --vus 20 \
+    --iterations "$J_ITER" --no-think --quiet --out "$work/j.json"
+  res "journey.$run" "$(cpu_s journey) $(jget "$work/j.json" 'd["totals"]["requests"]') $(jget "$work/j.json" 'd["totals"]["failed_requests"]') $(jget "$work/j.json" 'd["totals"]["rps"]') $(cat "$work/journey.srv")"
+  sleep 0.5
+  measure locust "$SHOP_PID" locust -f bench/locustfile.py --headless -u 20 -r 20 --run-time "${L_TIME}s" \
+    --host "$SHOP" --only-summary --csv "$work/locust" --loglevel WARNING
+  l_row=$(python3 - "$work/locust_stats.csv" <<'PY'
 import csv, sys
 r = [r for r in csv.DictReader(open(sys.argv[1])) if r["Name"] == "Aggregated"][0]
 print(r["Request Count"], r["Failure Count"], r["Requests/s"])
 PY
 )
-res locust "$(cpu_s locust) $l_row $(cat "$work/locust.srv")"
+  res "locust.$run" "$(cpu_s locust) $l_row $(cat "$work/locust.srv")"
+  echo "   run $run: throng $(jget "$work/j.json" 'round(d["totals"]["rps"])') req/s, locust $(echo "$l_row" | awk '{printf "%d", $3}') req/s"
+  sleep 0.5
+done
 kill "$SHOP_PID" 2>/dev/null || true; wait "$SHOP_PID" 2>/dev/null || true; SHOP_PID=""
 
 echo "== open model: --rate $RATE/s for ${O_DUR}s against nginx"
@@ -170,10 +177,14 @@ def one_step(tool):
         cpu_us.append(float(c) * 1e6 / float(n)); rps.append(float(rate)); srv.append(float(s)); rss.append(int(m))
     return statistics.median(cpu_us), statistics.median(rps), statistics.median(srv), max(rss), cpu_us
 wrk, oha, thr = one_step("wrk"), one_step("oha"), one_step("throng")
-jc, jn, jf, jr, jsrv = env["journey"].split()
-j_us = float(jc) * 1e6 / float(jn)
-lc, ln, lf, lr, lsrv = env["locust"].split()
-l_us = float(lc) * 1e6 / max(float(ln), 1)
+def journey(tool):
+    runs_ = [env[f"{tool}.{r}"].split() for r in range(1, runs + 1)]
+    us = [float(r[0]) * 1e6 / max(float(r[1]), 1) for r in runs_]
+    # The run whose CPU per request is the median, for its raw figures.
+    mid = sorted(range(runs), key=lambda i: us[i])[runs // 2]
+    return statistics.median(us), runs_[mid], us
+j_us, (jc, jn, jf, jr, jsrv), j_all = journey("journey")
+l_us, (lc, ln, lf, lr, lsrv), l_all = journey("locust")
 ocpu, ostarted, odrop, ofail, op99 = env["open"].split()
 quick = env["quick"] == "1"
 odur = int(env["odur"])
@@ -211,7 +222,8 @@ raw = [
     f"commit {env['commit']}, {'QUICK' if quick else 'full'} mode, load average at start {env['load_start']}, at end {env['load_end']}",
     f"one-step (median of {runs}; all runs us/req): wrk {', '.join(f'{x:.2f}' for x in wrk[4])} | oha {', '.join(f'{x:.2f}' for x in oha[4])} | throng {', '.join(f'{x:.2f}' for x in thr[4])}",
     f"one-step req/s: wrk {wrk[1]:,.0f}, oha {oha[1]:,.0f}, throng {thr[1]:,.0f}; nginx worker busy: wrk {wrk[2]:.0%}, oha {oha[2]:.0%}, throng {thr[2]:.0%}; max RSS: wrk {wrk[3]/1024:.1f} MiB, oha {oha[3]/1024:.1f} MiB, throng {thr[3]/1024:.1f} MiB",
-    f"journey: throng {jn} requests ({jf} failed) in {float(jc):.2f} s CPU, {float(jr):,.0f} req/s, shop busy {float(jsrv):.0%}; "
+    f"journey (median of {runs}; all runs us/req): throng {', '.join(f'{x:.2f}' for x in j_all)} | locust {', '.join(f'{x:.2f}' for x in l_all)}",
+    f"journey, median runs: throng {jn} requests ({jf} failed) in {float(jc):.2f} s CPU, {float(jr):,.0f} req/s, shop busy {float(jsrv):.0%}; "
     f"locust {ln} requests ({lf} failed) in {float(lc):.2f} s CPU, {float(lr):,.0f} req/s, shop busy {float(lsrv):.0%}",
     f"open model: {ostarted} iterations started, {odrop} dropped, {ofail} failed, p99 {op99} ms, CPU {float(ocpu):.2f} s",
     f"idle VUs: {m_reqs} requests, {m_conns} connections opened, {m_est} established near the end; max RSS {int(m_rss)/1024:.1f} MiB "

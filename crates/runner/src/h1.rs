@@ -83,6 +83,9 @@ pub struct Request<'a> {
     pub method: &'a Method,
     pub target: &'a str,
     pub head: &'a HeaderMap,
+    /// The cookie jar's `Cookie` header, which replaces any in `head` (kept apart so that a
+    /// step's compiled head is written as it is, not copied per request).
+    pub cookie: Option<&'a HeaderValue>,
     pub body: &'a Bytes,
 }
 
@@ -585,11 +588,19 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) {
     out.push(b' ');
     out.extend_from_slice(req.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in req.head {
+    let mut line = |name: &http::HeaderName, value: &HeaderValue| {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in req.head {
+        if req.cookie.is_none() || name != http::header::COOKIE {
+            line(name, value);
+        }
+    }
+    if let Some(cookie) = req.cookie {
+        line(&http::header::COOKIE, cookie);
     }
     // A body's length, and an explicit zero where a body is expected, as hyper did.
     let expects_body = matches!(*req.method, Method::POST | Method::PUT | Method::PATCH);
@@ -610,4 +621,259 @@ fn is_reset(e: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::ConnectionAborted
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A one-connection loopback server: answers each request it reads with the next canned
+    /// response (byte by byte when `trickle`), then closes. Returns the requests it read.
+    fn serve(
+        responses: Vec<&'static [u8]>,
+        trickle: bool,
+    ) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<Vec<u8>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut requests = Vec::new();
+            for response in responses {
+                let mut req = Vec::new();
+                let mut byte = [0u8; 1];
+                while !req.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    req.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                let mut body = vec![0u8; length];
+                conn.read_exact(&mut body).unwrap();
+                req.extend_from_slice(&body);
+                requests.push(req);
+                if trickle {
+                    for b in response {
+                        conn.write_all(&[*b]).unwrap();
+                        conn.flush().unwrap();
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                } else {
+                    conn.write_all(response).unwrap();
+                }
+            }
+            requests
+        });
+        (addr, server)
+    }
+
+    async fn connect(addr: std::net::SocketAddr) -> Conn {
+        Conn::new(Stream::Plain(TcpStream::connect(addr).await.unwrap()))
+    }
+
+    fn head(host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, HeaderValue::from_str(host).unwrap());
+        h
+    }
+
+    async fn exchange(
+        conn: &mut Conn,
+        method: Method,
+        body: &'static [u8],
+    ) -> Result<(u16, Option<Bytes>), TransportError> {
+        let h = head("t");
+        let body = Bytes::from_static(body);
+        let req = Request {
+            method: &method,
+            target: "/x?y=1",
+            head: &h,
+            cookie: None,
+            body: &body,
+        };
+        let head = conn.send(&req).await.map_err(SendError::into_inner)?;
+        let (bytes, _) = conn.read_body(true, 1 << 20).await?;
+        Ok((head.status, bytes))
+    }
+
+    #[tokio::test]
+    async fn keep_alive_length_and_chunked_bodies_share_one_connection() {
+        let (addr, server) = serve(
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\n\r\nhello",
+                b"HTTP/1.1 201 Created\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nx-trailer: y\r\n\r\n",
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+            ],
+            false,
+        );
+        let mut conn = connect(addr).await;
+        let h = head("t");
+        let body = Bytes::from_static(b"abc");
+        let req = Request {
+            method: &Method::POST,
+            target: "/x?y=1",
+            head: &h,
+            cookie: None,
+            body: &body,
+        };
+        let first = conn.send(&req).await.map_err(SendError::into_inner).unwrap();
+        assert_eq!(first.status, 200);
+        assert_eq!(first.values("set-cookie").collect::<Vec<_>>(), [b"a=1", b"b=2"]);
+        assert_eq!(first.header_map().get_all("set-cookie").iter().count(), 2);
+        assert_eq!(first.len(), 17 + 19 + 17 + 17 + 2);
+        let (bytes, n) = conn.read_body(true, 1 << 20).await.unwrap();
+        assert_eq!((bytes.as_deref(), n), (Some(&b"hello"[..]), 5));
+        assert!(conn.is_idle());
+
+        assert_eq!(
+            exchange(&mut conn, Method::GET, b"").await.unwrap(),
+            (201, Some(Bytes::from_static(b"abcde")))
+        );
+        assert!(conn.is_idle(), "trailers read to the end");
+        // An interim 100 is skipped; a 204 has no body whatever its headers say.
+        assert_eq!(exchange(&mut conn, Method::GET, b"").await.unwrap().0, 204);
+        assert!(conn.is_idle());
+        // Nor has the response to a HEAD.
+        assert_eq!(
+            exchange(&mut conn, Method::HEAD, b"").await.unwrap(),
+            (200, Some(Bytes::new()))
+        );
+        assert!(conn.is_idle());
+
+        let requests = server.join().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&requests[0]),
+            "POST /x?y=1 HTTP/1.1\r\nhost: t\r\ncontent-length: 3\r\n\r\nabc"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&requests[1]),
+            "GET /x?y=1 HTTP/1.1\r\nhost: t\r\n\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_head_and_body_arriving_byte_by_byte_are_assembled() {
+        let (addr, _server) = serve(
+            vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\n"],
+            true,
+        );
+        let mut conn = connect(addr).await;
+        assert_eq!(
+            exchange(&mut conn, Method::GET, b"").await.unwrap(),
+            (200, Some(Bytes::from_static(b"wiki")))
+        );
+        assert!(conn.is_idle());
+    }
+
+    #[tokio::test]
+    async fn a_body_until_close_and_connection_close_end_the_connection() {
+        let (addr, _server) = serve(vec![b"HTTP/1.1 200 OK\r\n\r\nto the end"], false);
+        let mut conn = connect(addr).await;
+        assert_eq!(
+            exchange(&mut conn, Method::GET, b"").await.unwrap(),
+            (200, Some(Bytes::from_static(b"to the end")))
+        );
+        assert!(!conn.is_idle());
+
+        let (addr, _server) = serve(
+            vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nok"],
+            false,
+        );
+        let mut conn = connect(addr).await;
+        assert_eq!(exchange(&mut conn, Method::GET, b"").await.unwrap().0, 200);
+        assert!(!conn.is_idle());
+
+        let (addr, _server) = serve(vec![b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"], false);
+        let mut conn = connect(addr).await;
+        assert_eq!(exchange(&mut conn, Method::GET, b"").await.unwrap().0, 200);
+        assert!(!conn.is_idle(), "HTTP/1.0 without keep-alive closes");
+    }
+
+    #[tokio::test]
+    async fn malformed_framing_is_a_protocol_error_and_a_short_body_a_connect_error() {
+        for (response, category, says) in [
+            (
+                &b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok"[..],
+                Category::Protocol,
+                "conflicting content-length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+                Category::Protocol,
+                "invalid content-length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+                Category::Protocol,
+                "invalid chunk size line `zz`",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokay\r\n",
+                Category::Protocol,
+                "chunk data longer than its size",
+            ),
+            (b"not http\r\n\r\n", Category::Protocol, "malformed response head"),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
+                Category::Connect,
+                "5 bytes before the end of the body",
+            ),
+            (b"HTTP/1.1 200 OK\r\ncontent-le", Category::Connect, "middle of the response head"),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                Category::Protocol,
+                "unexpected 101",
+            ),
+        ] {
+            let (addr, _server) = serve(vec![response], false);
+            let mut conn = connect(addr).await;
+            let e = exchange(&mut conn, Method::GET, b"").await.unwrap_err();
+            assert_eq!(e.category, category, "{}", e.message);
+            assert!(e.message.contains(says), "{} lacks {says}", e.message);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_body_over_the_cap_is_refused_and_a_discarded_one_counted() {
+        let (addr, _server) = serve(
+            vec![
+                b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n123456",
+                b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n123456",
+            ],
+            false,
+        );
+        let mut conn = connect(addr).await;
+        let (h, body) = (head("t"), Bytes::new());
+        let req = Request {
+            method: &Method::GET,
+            target: "/",
+            head: &h,
+            cookie: None,
+            body: &body,
+        };
+        conn.send(&req).await.map_err(SendError::into_inner).unwrap();
+        assert_eq!(conn.read_body(false, 4).await.unwrap(), (None, 6));
+        conn.send(&req).await.map_err(SendError::into_inner).unwrap();
+        let e = conn.read_body(true, 4).await.unwrap_err();
+        assert_eq!(e.category, Category::BodyTooLarge);
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_any_response_is_stale() {
+        let (addr, server) = serve(vec![], false);
+        let mut conn = connect(addr).await;
+        server.join().unwrap();
+        let (h, body) = (head("t"), Bytes::new());
+        let req = Request {
+            method: &Method::GET,
+            target: "/",
+            head: &h,
+            cookie: None,
+            body: &body,
+        };
+        assert!(matches!(conn.send(&req).await, Err(SendError::Stale(_))));
+    }
 }

@@ -60,6 +60,7 @@ async fn read(
         method: &Method::GET,
         target: pq.as_str(),
         head: &head,
+        cookie: None,
         body: &body,
     };
     let resp = tokio::time::timeout_at(deadline, vu.client.send(&origin, &request, &mut s.usage))
@@ -69,7 +70,7 @@ async fn read(
         })??;
     let latency = s.start().elapsed();
     s.received += resp.len() as u64;
-    vu.store_cookies(resp.values("set-cookie"), &origin, uri.path());
+    crate::vu::store_cookies(&mut vu.jar, resp.values("set-cookie"), &origin, uri.path());
     let status = resp.status;
     let is_stream = resp
         .get("content-type")

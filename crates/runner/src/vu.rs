@@ -90,6 +90,7 @@ pub struct Vu {
     key: [u64; 2],
     pub(crate) client: Client,
     pub(crate) jar: CookieJar,
+    targets: Targets,
     rng: SmallRng,
     /// The request timeout, one timer per VU reset per request (created on first use,
     /// inside the runtime): a later deadline only moves the registered entry lazily.
@@ -160,15 +161,74 @@ pub(crate) fn add_host(uri: &Uri, head: &mut HeaderMap) {
     }
 }
 
+/// The jar's `Cookie` header for `uri`, if it has cookies for it.
+fn cookie_header(jar: &CookieJar, uri: &Uri, origin: &Origin) -> Option<HeaderValue> {
+    if jar.is_empty() {
+        return None;
+    }
+    let c = jar.header_for(&origin.host, uri.path(), origin.https, SystemTime::now())?;
+    HeaderValue::from_str(&c).ok()
+}
+
 /// Adds the jar's cookies for `uri` to a request head.
 fn add_cookies(jar: &CookieJar, uri: &Uri, origin: &Origin, head: &mut HeaderMap) {
-    if !jar.is_empty() {
-        let now = SystemTime::now();
-        if let Some(c) = jar.header_for(&origin.host, uri.path(), origin.https, now) {
-            if let Ok(v) = HeaderValue::from_str(&c) {
-                head.insert(COOKIE, v);
-            }
+    if let Some(v) = cookie_header(jar, uri, origin) {
+        head.insert(COOKIE, v);
+    }
+}
+
+/// Keeps the cookies a response sets.
+pub(crate) fn store_cookies<'a>(
+    jar: &mut CookieJar,
+    set_cookies: impl Iterator<Item = &'a [u8]>,
+    origin: &Origin,
+    path: &str,
+) {
+    let mut now = None;
+    for v in set_cookies {
+        if let Ok(v) = std::str::from_utf8(v) {
+            let now = *now.get_or_insert_with(SystemTime::now);
+            jar.store(v, &origin.host, path, now);
         }
+    }
+}
+
+/// The origin and `Host` header of the URLs a VU requests, kept for the last one: most
+/// templated URLs of a run share a base, and parsing it on every request showed up.
+#[derive(Default)]
+pub(crate) struct Targets {
+    last: Option<Target>,
+}
+
+pub(crate) struct Target {
+    https: bool,
+    authority: http::uri::Authority,
+    pub origin: Origin,
+    pub host: HeaderValue,
+}
+
+impl Targets {
+    pub(crate) fn of(&mut self, uri: &Uri) -> Result<&Target, TransportError> {
+        let https = uri.scheme_str() == Some("https");
+        let same = self
+            .last
+            .as_ref()
+            .is_some_and(|t| t.https == https && Some(&t.authority) == uri.authority());
+        if !same {
+            let origin = Origin::of(uri)?;
+            // `Origin::of` has checked that there is one.
+            let authority = uri.authority().cloned().expect("an absolute URL");
+            let host = HeaderValue::from_str(authority.as_str()).map_err(|_| {
+                TransportError::new(Category::Protocol, format!("`{uri}` has an invalid host"))
+            })?;
+            self.last = Some(Target {
+                https,
+                authority,
+                origin,
+                host,
+            });
+        }
+        Ok(self.last.as_ref().expect("just set"))
     }
 }
 
@@ -197,6 +257,7 @@ impl Vu {
             key: [id, 0],
             client: Client::new(Some(tls.clone())),
             jar: CookieJar::default(),
+            targets: Targets::default(),
             rng: SmallRng::seed_from_u64(seed(&[run_seed, id])),
             timer: None,
         }
@@ -366,22 +427,6 @@ impl Vu {
     pub(crate) fn finish_head(&self, uri: &Uri, origin: &Origin, head: &mut HeaderMap) {
         add_host(uri, head);
         add_cookies(&self.jar, uri, origin, head);
-    }
-
-    /// Keeps the cookies a response sets.
-    pub(crate) fn store_cookies<'a>(
-        &mut self,
-        set_cookies: impl Iterator<Item = &'a [u8]>,
-        origin: &Origin,
-        path: &str,
-    ) {
-        let mut now = None;
-        for v in set_cookies {
-            if let Ok(v) = std::str::from_utf8(v) {
-                let now = *now.get_or_insert_with(SystemTime::now);
-                self.jar.store(v, &origin.host, path, now);
-            }
-        }
     }
 
     pub(crate) fn build_uri(step: &StepPlan, ctx: &Value) -> Result<Uri, String> {
@@ -788,45 +833,46 @@ impl Vu {
     ) -> Result<(u16, HeaderMap, Option<Bytes>, Uri), TransportError> {
         let mut method = step.method.clone();
         let mut hops = 0;
-        let empty = HeaderMap::new();
-        let base = headers
+        // The head the step rendered, or (when it rendered none and the URL is not fixed)
+        // a copy of its compiled one: either way owned, and reused by any redirect hop.
+        let mut own = headers;
+        let user_host = own
             .as_ref()
             .or(step.fixed_base.as_ref())
-            .unwrap_or(&empty);
+            .is_some_and(|h| h.contains_key(HOST));
         loop {
             // The first request to a fixed URL uses what was computed at compile time.
-            let fixed = match (hops, &headers) {
+            let fixed = match (hops, &own) {
                 (0, None) => step.fixed_target.as_ref(),
                 _ => None,
             };
-            let computed;
-            let (origin, pq) = match fixed {
-                Some(f) => (&f.origin, f.pq.clone()),
+            let (origin, pq, head) = match fixed {
+                Some(f) => (&f.origin, f.pq.clone(), &f.head),
                 None => {
-                    computed = Origin::of(&uri)?;
-                    (
-                        &computed,
-                        uri.path_and_query()
-                            .cloned()
-                            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-                    )
+                    let target = self.targets.of(&uri)?;
+                    let head = own.get_or_insert_with(|| step.fixed_base.clone().unwrap_or_default());
+                    if !user_host {
+                        head.insert(HOST, target.host.clone());
+                    }
+                    let pq = uri
+                        .path_and_query()
+                        .cloned()
+                        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+                    (&target.origin, pq, &*head)
                 }
             };
-            let mut head = match fixed {
-                Some(f) => f.head.clone(),
-                None => {
-                    let mut h = base.clone();
-                    add_host(&uri, &mut h);
-                    h
-                }
-            };
-            add_cookies(&self.jar, &uri, origin, &mut head);
-            *sent += request_size(&method, &pq, &head, body.len()) as u64;
+            let cookie = cookie_header(&self.jar, &uri, origin);
+            *sent += request_size(&method, &pq, head, body.len()) as u64
+                + cookie.as_ref().map_or(0, |c| c.len() + 10) as u64;
             if let Some(c) = capture.as_deref_mut() {
+                let mut headers = head.clone();
+                if let Some(v) = &cookie {
+                    headers.insert(COOKIE, v.clone());
+                }
                 c.hops.push(Hop {
                     method: method.clone(),
                     url: uri.to_string(),
-                    headers: head.clone(),
+                    headers,
                     body: body.clone(),
                     response: None,
                 });
@@ -834,13 +880,14 @@ impl Vu {
             let request = crate::h1::Request {
                 method: &method,
                 target: pq.as_str(),
-                head: &head,
+                head,
+                cookie: cookie.as_ref(),
                 body: &body,
             };
             let resp = self.client.send(origin, &request, usage).await?;
             let status = resp.status;
             *received += resp.len() as u64;
-            self.store_cookies(resp.values("set-cookie"), origin, uri.path());
+            store_cookies(&mut self.jar, resp.values("set-cookie"), origin, uri.path());
             if let Some(hop) = capture.as_deref_mut().and_then(|c| c.hops.last_mut()) {
                 hop.response = Some((status, resp.header_map()));
             }

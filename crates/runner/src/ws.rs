@@ -159,7 +159,8 @@ async fn session(
     let latency = s.start().elapsed();
     let (parts, _) = response.into_parts();
     s.received += head_size(&parts.headers) as u64;
-    vu.store_cookies(
+    crate::vu::store_cookies(
+        &mut vu.jar,
         parts
             .headers
             .get_all(http::header::SET_COOKIE)
