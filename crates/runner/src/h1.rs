@@ -102,16 +102,21 @@ impl Head {
         self.raw.len()
     }
 
-    /// The values of header `name` (lower case), in order.
-    pub fn values(&self, name: &'static str) -> impl Iterator<Item = &[u8]> + '_ {
+    /// The values of header `name` (any case), in order.
+    pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
         self.headers
             .iter()
             .filter(move |(n, _)| self.raw[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| &self.raw[v.clone()])
     }
 
-    pub fn get(&self, name: &'static str) -> Option<&[u8]> {
+    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a [u8]> {
         self.values(name).next()
+    }
+
+    /// The header names as they arrived, in order.
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.headers.iter().map(|(n, _)| &self.raw[n.clone()])
     }
 
     /// The headers as a `HeaderMap`, for whatever reads them.
@@ -535,7 +540,11 @@ impl Conn {
 
     /// Reads more into the buffer; nothing added means the server closed the connection.
     async fn fill(&mut self, what: &str) -> Result<(), TransportError> {
-        self.rbuf.reserve(READ_CHUNK);
+        // Topped up only when nearly full: the head (and kept pieces) still share the buffer,
+        // so growing it now would mean a new allocation instead of reusing it next request.
+        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
         match self.stream.read_buf(&mut self.rbuf).await {
             Ok(0) => {
                 self.closing = true;
@@ -719,9 +728,16 @@ mod tests {
             cookie: None,
             body: &body,
         };
-        let first = conn.send(&req).await.map_err(SendError::into_inner).unwrap();
+        let first = conn
+            .send(&req)
+            .await
+            .map_err(SendError::into_inner)
+            .unwrap();
         assert_eq!(first.status, 200);
-        assert_eq!(first.values("set-cookie").collect::<Vec<_>>(), [b"a=1", b"b=2"]);
+        assert_eq!(
+            first.values("set-cookie").collect::<Vec<_>>(),
+            [b"a=1", b"b=2"]
+        );
         assert_eq!(first.header_map().get_all("set-cookie").iter().count(), 2);
         assert_eq!(first.len(), 17 + 19 + 17 + 17 + 2);
         let (bytes, n) = conn.read_body(true, 1 << 20).await.unwrap();
@@ -786,7 +802,10 @@ mod tests {
         assert_eq!(exchange(&mut conn, Method::GET, b"").await.unwrap().0, 200);
         assert!(!conn.is_idle());
 
-        let (addr, _server) = serve(vec![b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"], false);
+        let (addr, _server) = serve(
+            vec![b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"],
+            false,
+        );
         let mut conn = connect(addr).await;
         assert_eq!(exchange(&mut conn, Method::GET, b"").await.unwrap().0, 200);
         assert!(!conn.is_idle(), "HTTP/1.0 without keep-alive closes");
@@ -815,13 +834,21 @@ mod tests {
                 Category::Protocol,
                 "chunk data longer than its size",
             ),
-            (b"not http\r\n\r\n", Category::Protocol, "malformed response head"),
+            (
+                b"not http\r\n\r\n",
+                Category::Protocol,
+                "malformed response head",
+            ),
             (
                 b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
                 Category::Connect,
                 "5 bytes before the end of the body",
             ),
-            (b"HTTP/1.1 200 OK\r\ncontent-le", Category::Connect, "middle of the response head"),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-le",
+                Category::Connect,
+                "middle of the response head",
+            ),
             (
                 b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
                 Category::Protocol,
@@ -854,9 +881,15 @@ mod tests {
             cookie: None,
             body: &body,
         };
-        conn.send(&req).await.map_err(SendError::into_inner).unwrap();
+        conn.send(&req)
+            .await
+            .map_err(SendError::into_inner)
+            .unwrap();
         assert_eq!(conn.read_body(false, 4).await.unwrap(), (None, 6));
-        conn.send(&req).await.map_err(SendError::into_inner).unwrap();
+        conn.send(&req)
+            .await
+            .map_err(SendError::into_inner)
+            .unwrap();
         let e = conn.read_body(true, 4).await.unwrap_err();
         assert_eq!(e.category, Category::BodyTooLarge);
     }

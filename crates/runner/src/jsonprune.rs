@@ -9,6 +9,11 @@
 //! still checked for UTF-8 and JSON syntax, so a body that does not parse is reported as
 //! before. Each simple path selects in the pruned document exactly what it selects in the
 //! whole one. Failure messages that describe the document (its keys) re-parse it whole.
+//!
+//! A JSON Schema check prunes too when the schema only looks at the document's root: its
+//! type, which members it has (`required`, `additionalProperties: false`, `minProperties`,
+//! ...), and whole members named in `properties`. The root then keeps every member name,
+//! with `null` for the values no schema keyword or path reads ([`Prune::for_schema`]).
 
 use std::fmt;
 
@@ -20,6 +25,8 @@ use serde_json::{Map, Value};
 pub struct Prune {
     /// A path ends here: keep the whole subtree.
     all: bool,
+    /// Keep every member name of this object, `null` standing for values nothing reads.
+    keys: bool,
     fields: Vec<(String, Prune)>,
     /// Wanted indexes (sorted by insertion; looked up linearly: there are few).
     indexes: Vec<(usize, Prune)>,
@@ -68,6 +75,67 @@ impl Prune {
             node.indexes.clear();
         }
         Some(root)
+    }
+
+    /// The tree a JSON Schema needs, when it reads no deeper than the root's members; None
+    /// when it may (or is not an object schema).
+    pub fn for_schema(schema: &Value) -> Option<Prune> {
+        let mut root = Prune::default();
+        for (k, v) in schema.as_object()? {
+            match k.as_str() {
+                // Annotations, and keywords about the root's own type.
+                "$schema" | "$id" | "$comment" | "title" | "description" | "examples"
+                | "default" | "deprecated" | "readOnly" | "writeOnly" | "type" => {}
+                // Keywords about which members the root has, not their values.
+                "required" | "minProperties" | "maxProperties" | "propertyNames" => {
+                    root.keys = true
+                }
+                "additionalProperties" if v.is_boolean() => root.keys = true,
+                "properties" => {
+                    for name in v.as_object()?.keys() {
+                        root.fields.push((
+                            name.clone(),
+                            Prune {
+                                all: true,
+                                ..Prune::default()
+                            },
+                        ));
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(root)
+    }
+
+    /// This tree and `other`'s: what either keeps.
+    pub fn merge(mut self, other: Prune) -> Prune {
+        if self.all || other.all {
+            return Prune {
+                all: true,
+                ..Prune::default()
+            };
+        }
+        self.keys |= other.keys;
+        for (name, child) in other.fields {
+            match self.fields.iter().position(|(k, _)| *k == name) {
+                Some(i) => {
+                    let mine = std::mem::take(&mut self.fields[i].1);
+                    self.fields[i].1 = mine.merge(child);
+                }
+                None => self.fields.push((name, child)),
+            }
+        }
+        for (index, child) in other.indexes {
+            match self.indexes.iter().position(|(x, _)| *x == index) {
+                Some(i) => {
+                    let mine = std::mem::take(&mut self.indexes[i].1);
+                    self.indexes[i].1 = mine.merge(child);
+                }
+                None => self.indexes.push((index, child)),
+            }
+        }
+        self
     }
 
     /// Parses `body` keeping what the paths reach. Err: the body is not UTF-8 or not JSON
@@ -138,23 +206,33 @@ impl<'de> DeserializeSeed<'de> for &Prune {
 
 struct PruneVisitor<'p>(&'p Prune);
 
-/// A member name: the index of the wanted field it is, if any.
+/// A member name: the wanted field it is, else the name itself when the node keeps names.
 struct KeySeed<'p>(&'p Prune);
 
+enum Key {
+    Wanted(usize),
+    Kept(String),
+    Skipped,
+}
+
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+    type Value = Key;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
+    type Value = Key;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a member name")
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.fields.iter().position(|(k, _)| k == s))
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+        Ok(match self.0.fields.iter().position(|(k, _)| k == s) {
+            Some(i) => Key::Wanted(i),
+            None if self.0.keys => Key::Kept(s.to_string()),
+            None => Key::Skipped,
+        })
     }
 }
 
@@ -214,12 +292,16 @@ impl<'de> Visitor<'de> for PruneVisitor<'_> {
         let mut out = Map::new();
         while let Some(k) = map.next_key_seed(KeySeed(self.0))? {
             match k {
-                Some(i) => {
+                Key::Wanted(i) => {
                     let (name, child) = &self.0.fields[i];
                     let v = map.next_value_seed(child)?;
                     out.insert(name.clone(), v);
                 }
-                None => {
+                Key::Kept(name) => {
+                    map.next_value::<IgnoredAny>()?;
+                    out.insert(name, Value::Null);
+                }
+                Key::Skipped => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -318,5 +400,55 @@ mod tests {
             t.parse(b" {\"b\": {\"c\": [1]}, \"a\": 1} ").unwrap(),
             json!({"a": 1})
         );
+    }
+
+    #[test]
+    fn root_level_schemas_judge_the_pruned_document_as_the_whole_one() {
+        let docs = [
+            json!({"id": "o-1", "status": "paid", "items": [{"sku": 1}], "total": 9.5}),
+            json!({"id": "o-1", "items": []}),
+            json!({"id": 7, "status": null, "extra": {"deep": [1, 2]}}),
+            json!({}),
+            json!([{"id": "x"}]),
+            json!("text"),
+        ];
+        let schemas = [
+            json!({"type": "object", "required": ["id", "status"]}),
+            json!({"type": "object", "properties": {"id": {"type": "string"}, "items": {"type": "array", "minItems": 1}}}),
+            json!({"required": ["id"], "additionalProperties": false, "properties": {"id": {}, "status": {}}}),
+            json!({"minProperties": 2, "maxProperties": 3, "propertyNames": {"pattern": "^[a-z]+$"}}),
+            json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "t", "type": ["object", "array"]}),
+        ];
+        for schema in &schemas {
+            let tree = Prune::for_schema(schema).expect("a root-level schema");
+            // Merged with a path, as a step with a schema and a JSON check has it.
+            let tree = tree.merge(Prune::of(["$.items[0].sku"]).unwrap());
+            let validator = jsonschema::validator_for(schema).unwrap();
+            for doc in &docs {
+                let pruned = tree.parse(doc.to_string().as_bytes()).unwrap();
+                // The same verdicts, for the same keywords at the same places (messages quote
+                // the value, so the check quotes it from the whole document).
+                let verdicts = |d: &Value| -> Vec<String> {
+                    validator
+                        .iter_errors(d)
+                        .map(|e| format!("{} {}", e.schema_path(), e.instance_path()))
+                        .collect()
+                };
+                assert_eq!(verdicts(doc), verdicts(&pruned), "{schema} on {doc}");
+                let path = throng_ir::JsonPath::parse("$.items[0].sku").unwrap();
+                assert_eq!(path.query(doc), path.query(&pruned), "{doc}");
+            }
+        }
+        // Schemas that read deeper (or decide on values) need the whole document.
+        for deep in [
+            json!({"items": {"type": "string"}}),
+            json!({"additionalProperties": {"type": "string"}}),
+            json!({"enum": [{"id": 1}]}),
+            json!({"allOf": [{"required": ["id"]}]}),
+            json!({"$ref": "#/$defs/x", "$defs": {"x": {}}}),
+            json!(true),
+        ] {
+            assert_eq!(Prune::for_schema(&deep), None, "{deep}");
+        }
     }
 }

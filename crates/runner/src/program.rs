@@ -340,8 +340,6 @@ pub struct StepPlan {
     /// What of a JSON body the step's checks and extractors read, when only simple paths
     /// do (see `jsonprune`); None: parse the whole body.
     pub prune: Option<crate::jsonprune::Prune>,
-    /// A check or extractor reads response headers.
-    pub needs_headers: bool,
     pub kind: KindPlan,
     /// The whole request head but `Host` and cookies, when no header is templated and the
     /// body is none or fixed: built once, cloned per request.
@@ -751,11 +749,6 @@ pub fn compile(
                 (Some(u), KindPlan::Http | KindPlan::Sse { .. }) => literal_query_uri(u, &query),
                 _ => None,
             };
-            let needs_headers = st.check.iter().any(|c| matches!(c, Check::Header { .. }))
-                || st
-                    .extract
-                    .values()
-                    .any(|e| matches!(e, Extractor::Header(_)));
             let fixed_base = match (&body, headers.is_empty()) {
                 (BodyPlan::None | BodyPlan::Fixed(..), true) => {
                     let mut h = http::HeaderMap::with_capacity(fixed_headers.len() + 3);
@@ -788,7 +781,6 @@ pub fn compile(
                 _ => None,
             };
             steps.push(StepPlan {
-                needs_headers,
                 fixed_base,
                 fixed_target,
                 id,
@@ -847,16 +839,18 @@ pub fn compile(
 }
 
 /// The pruning tree for a step's JSON checks and extractors: None when there are none, when
-/// one needs the whole document (a schema), or when a path is not simple.
+/// one needs the whole document (a schema that reads below the root's members), or when a
+/// path is not simple.
 fn prune_for<'a>(
     checks: &'a [Check],
     extract: impl Iterator<Item = &'a Extractor>,
 ) -> Option<crate::jsonprune::Prune> {
     let mut paths = Vec::new();
+    let mut schemas = Vec::new();
     for c in checks {
         match c {
             Check::Json { path, .. } => paths.push(path.as_str()),
-            Check::Schema(_) => return None,
+            Check::Schema(s) => schemas.push(crate::jsonprune::Prune::for_schema(s)?),
             _ => {}
         }
     }
@@ -865,10 +859,19 @@ fn prune_for<'a>(
             paths.push(path.as_str());
         }
     }
-    if paths.is_empty() {
+    if paths.is_empty() && schemas.is_empty() {
         return None;
     }
-    crate::jsonprune::Prune::of(paths)
+    let tree = if paths.is_empty() {
+        crate::jsonprune::Prune::default()
+    } else {
+        crate::jsonprune::Prune::of(paths)?
+    };
+    Some(
+        schemas
+            .into_iter()
+            .fold(tree, crate::jsonprune::Prune::merge),
+    )
 }
 
 #[cfg(test)]

@@ -11,10 +11,51 @@ use throng_ir::{Check, Extractor, ValueExpect};
 use crate::cookies::CookieJar;
 use crate::program::CheckPlan;
 
+/// Response headers as checks and extractors read them: a `HeaderMap` (streams), or an
+/// HTTP/1.1 head as it arrived, read without building a map.
+pub trait Headers {
+    /// The values of header `name` (any case) that are text, in order.
+    fn values_of<'a>(&'a self, name: &str) -> Vec<&'a str>;
+    /// The header names, lower case, each once, in order.
+    fn names(&self) -> Vec<String>;
+}
+
+impl Headers for HeaderMap {
+    fn values_of<'a>(&'a self, name: &str) -> Vec<&'a str> {
+        self.get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.keys().map(|k| k.as_str().to_string()).collect()
+    }
+}
+
+impl Headers for crate::h1::Head {
+    fn values_of<'a>(&'a self, name: &str) -> Vec<&'a str> {
+        self.values(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .collect()
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for n in self.names() {
+            let n = String::from_utf8_lossy(n).to_ascii_lowercase();
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names
+    }
+}
+
 /// The parts of a response checks and extractors look at.
 pub struct Seen<'a> {
     pub status: u16,
-    pub headers: &'a HeaderMap,
+    pub headers: &'a dyn Headers,
     pub body: Option<&'a Bytes>,
     pub elapsed: Duration,
     /// Parsed lazily, once, and shared by every JSON check and extractor of the step.
@@ -66,11 +107,24 @@ impl Seen<'_> {
         }
     }
 
+    /// The whole document, even when `json` is a pruned one.
+    fn whole_json(&mut self) -> Result<std::borrow::Cow<'_, serde_json::Value>, String> {
+        if self.prune.is_none() {
+            return self.json().map(std::borrow::Cow::Borrowed);
+        }
+        let body = self
+            .body
+            .ok_or_else(|| format!("the {} is empty", self.label))?;
+        serde_json::from_slice(body)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| format!("the {} is not JSON ({e})", self.label))
+    }
+
     /// The response's media type without parameters, or `no content type`.
     fn content_type(&self) -> String {
         self.headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+            .values_of("content-type")
+            .first()
             .map(|v| {
                 v.split(';')
                     .next()
@@ -154,12 +208,8 @@ impl Seen<'_> {
     }
 }
 
-fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let all: Vec<&str> = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+fn header_value(headers: &dyn Headers, name: &str) -> Option<String> {
+    let all = headers.values_of(name);
     if all.is_empty() {
         None
     } else {
@@ -168,15 +218,10 @@ fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The names of a response's headers, for "no such header" messages.
-fn header_names(headers: &HeaderMap) -> String {
-    if headers.is_empty() {
+fn header_names(headers: &dyn Headers) -> String {
+    let names = headers.names();
+    if names.is_empty() {
         return "none".into();
-    }
-    let mut names: Vec<&str> = Vec::new();
-    for k in headers.keys() {
-        if !names.contains(&k.as_str()) {
-            names.push(k.as_str());
-        }
     }
     names.join(", ")
 }
@@ -446,14 +491,20 @@ pub fn check(c: &CheckPlan, seen: &mut Seen<'_>, ctx: &Value) -> Result<(), Stri
             }
         }
         Check::Schema(_) => {
-            let doc = seen.json()?;
-            match &c.schema {
-                Some(v) => match v.iter_errors(doc).next() {
-                    None => Ok(()),
-                    Some(e) => Err(format!("{} at {}", e, e.instance_path())),
-                },
-                None => Ok(()),
+            let Some(v) = &c.schema else {
+                return Ok(());
+            };
+            if v.is_valid(seen.json()?) {
+                return Ok(());
             }
+            // The message quotes the failing value, which the parsed document may have pruned
+            // (the verdict is the same either way): quote it from the whole one.
+            let whole = seen.whole_json()?;
+            let first = v
+                .iter_errors(&whole)
+                .next()
+                .map(|e| format!("{} at {}", e, e.instance_path()));
+            first.map_or(Ok(()), Err)
         }
     }
 }

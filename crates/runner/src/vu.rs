@@ -630,7 +630,8 @@ impl Vu {
                     step.checks.len() as u64,
                 )
             }
-            Ok((status, resp_headers, body_bytes, final_uri)) => {
+            Ok((resp_head, body_bytes, final_uri)) => {
+                let status = resp_head.status;
                 let host = final_uri
                     .host()
                     .unwrap_or_default()
@@ -638,7 +639,7 @@ impl Vu {
                     .trim_end_matches(']');
                 let mut seen = Seen {
                     status,
-                    headers: &resp_headers,
+                    headers: &resp_head,
                     body: body_bytes.as_ref(),
                     elapsed,
                     json: None,
@@ -725,7 +726,7 @@ impl Vu {
                 }
                 result.failed = first_fail.is_some();
                 if tracing {
-                    t_response = Some((status, resp_headers, body_bytes));
+                    t_response = Some((status, resp_head.header_map(), body_bytes));
                 }
                 (first_fail, Some(status), passed, failed_checks)
             }
@@ -817,8 +818,7 @@ impl Vu {
 
     /// Sends the request, following redirects, and reads the body if anything needs it.
     /// `headers` is the rendered head; None: the step's compiled one (`fixed_base`).
-    /// Returns the status, the response headers (only when something may read them: empty
-    /// otherwise, so hyper can reuse its read buffer), the body if kept, and the final URL.
+    /// Returns the response head, the body if kept, and the final URL.
     #[allow(clippy::too_many_arguments)]
     async fn exchange(
         &mut self,
@@ -830,7 +830,7 @@ impl Vu {
         sent: &mut u64,
         received: &mut u64,
         mut capture: Option<&mut Capture>,
-    ) -> Result<(u16, HeaderMap, Option<Bytes>, Uri), TransportError> {
+    ) -> Result<(crate::h1::Head, Option<Bytes>, Uri), TransportError> {
         let mut method = step.method.clone();
         let mut hops = 0;
         // The head the step rendered, or (when it rendered none and the URL is not fixed)
@@ -850,7 +850,8 @@ impl Vu {
                 Some(f) => (&f.origin, f.pq.clone(), &f.head),
                 None => {
                     let target = self.targets.of(&uri)?;
-                    let head = own.get_or_insert_with(|| step.fixed_base.clone().unwrap_or_default());
+                    let head =
+                        own.get_or_insert_with(|| step.fixed_base.clone().unwrap_or_default());
                     if !user_host {
                         head.insert(HOST, target.host.clone());
                     }
@@ -925,17 +926,9 @@ impl Vu {
                 .iter()
                 .any(|c| matches!(&c.check, Check::Status(s) if !s.accepts(status)));
             let keep = step.needs_body || status >= 400 || status_fails || capture.is_some();
-            // A header map is built only when a check, an extractor, a failure message or the
-            // trace may read it.
-            let resp_headers = if keep || step.needs_headers {
-                resp.header_map()
-            } else {
-                HeaderMap::new()
-            };
-            drop(resp);
             let (bytes, n) = self.client.read_body(origin, keep, MAX_BODY_BYTES).await?;
             *received += n;
-            return Ok((status, resp_headers, bytes, uri));
+            return Ok((resp, bytes, uri));
         }
     }
 }
