@@ -19,6 +19,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use throng_ir::pattern::Selector;
+use throng_ir::JsonPath;
 
 /// What to keep of a JSON node.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -35,10 +37,10 @@ pub struct Prune {
 impl Prune {
     /// The tree for a set of JSONPath sources; None when any is not simple, or when one is
     /// `$` itself (the whole document is needed anyway).
-    pub fn of<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<Prune> {
+    pub fn of<'a>(paths: impl IntoIterator<Item = &'a JsonPath>) -> Option<Prune> {
         let mut root = Prune::default();
         for p in paths {
-            let segs = simple_segments(p)?;
+            let segs = p.selectors()?;
             if segs.is_empty() {
                 return None;
             }
@@ -48,21 +50,21 @@ impl Prune {
                     break;
                 }
                 node = match s {
-                    Seg::Name(n) => {
-                        let i = match node.fields.iter().position(|(k, _)| *k == n) {
+                    Selector::Name(n) => {
+                        let i = match node.fields.iter().position(|(k, _)| k == n) {
                             Some(i) => i,
                             None => {
-                                node.fields.push((n, Prune::default()));
+                                node.fields.push((n.clone(), Prune::default()));
                                 node.fields.len() - 1
                             }
                         };
                         &mut node.fields[i].1
                     }
-                    Seg::Index(x) => {
-                        let i = match node.indexes.iter().position(|(k, _)| *k == x) {
+                    Selector::Index(x) => {
+                        let i = match node.indexes.iter().position(|(k, _)| k == x) {
                             Some(i) => i,
                             None => {
-                                node.indexes.push((x, Prune::default()));
+                                node.indexes.push((*x, Prune::default()));
                                 node.indexes.len() - 1
                             }
                         };
@@ -147,51 +149,6 @@ impl Prune {
         de.end().map_err(|_| ())?;
         Ok(v)
     }
-}
-
-enum Seg {
-    Name(String),
-    Index(usize),
-}
-
-/// `$`, then `.name` (letters, digits, `_`, non-ASCII; not starting with a digit) or `[N]`.
-fn simple_segments(p: &str) -> Option<Vec<Seg>> {
-    let rest = p.strip_prefix('$')?;
-    let b = rest.as_bytes();
-    let mut i = 0;
-    let mut out = Vec::new();
-    while i < b.len() {
-        match b[i] {
-            b'.' => {
-                let start = i + 1;
-                let mut j = start;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] >= 0x80)
-                {
-                    j += 1;
-                }
-                if j == start || b[start].is_ascii_digit() {
-                    return None;
-                }
-                out.push(Seg::Name(rest[start..j].to_string()));
-                i = j;
-            }
-            b'[' => {
-                let start = i + 1;
-                let mut j = start;
-                while j < b.len() && b[j].is_ascii_digit() {
-                    j += 1;
-                }
-                if j == start || j >= b.len() || b[j] != b']' || (j - start > 1 && b[start] == b'0')
-                {
-                    return None;
-                }
-                out.push(Seg::Index(rest[start..j].parse().ok()?));
-                i = j + 1;
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 impl<'de> DeserializeSeed<'de> for &Prune {
@@ -315,8 +272,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `Prune::of` over path sources.
+    fn of(sources: &[&str]) -> Option<Prune> {
+        let paths: Vec<JsonPath> = sources
+            .iter()
+            .map(|p| JsonPath::parse(p).unwrap())
+            .collect();
+        Prune::of(&paths)
+    }
+
     fn same(doc: &Value, paths: &[&str]) {
-        let tree = Prune::of(paths.iter().copied()).expect("simple");
+        let tree = of(paths).expect("simple");
         let pruned = tree.parse(doc.to_string().as_bytes()).unwrap();
         for p in paths {
             let path = throng_ir::JsonPath::parse(p).unwrap();
@@ -384,14 +350,17 @@ mod tests {
             "$.a[01]",
             "a",
         ] {
-            assert!(Prune::of([p]).is_none(), "{p}");
+            assert!(
+                JsonPath::parse(p).map_or(true, |p| Prune::of([&p]).is_none()),
+                "{p}"
+            );
         }
-        assert!(Prune::of(["$.a_b.c1[10]", "$.ünï"]).is_some());
+        assert!(of(&["$.a_b.c1[10]", "$.ünï"]).is_some());
     }
 
     #[test]
     fn bad_bodies_do_not_parse() {
-        let t = Prune::of(["$.a"]).unwrap();
+        let t = of(&["$.a"]).unwrap();
         assert!(t.parse(b"{\"a\": 1").is_err());
         assert!(t.parse(b"{\"a\": 1} x").is_err());
         assert!(t.parse(b"{\"b\": \"\xff\", \"a\": 1}").is_err());
@@ -422,7 +391,7 @@ mod tests {
         for schema in &schemas {
             let tree = Prune::for_schema(schema).expect("a root-level schema");
             // Merged with a path, as a step with a schema and a JSON check has it.
-            let tree = tree.merge(Prune::of(["$.items[0].sku"]).unwrap());
+            let tree = tree.merge(of(&["$.items[0].sku"]).unwrap());
             let validator = jsonschema::validator_for(schema).unwrap();
             for doc in &docs {
                 let pruned = tree.parse(doc.to_string().as_bytes()).unwrap();

@@ -849,14 +849,14 @@ fn prune_for<'a>(
     let mut schemas = Vec::new();
     for c in checks {
         match c {
-            Check::Json { path, .. } => paths.push(path.as_str()),
+            Check::Json { path, .. } => paths.push(path),
             Check::Schema(s) => schemas.push(crate::jsonprune::Prune::for_schema(s)?),
             _ => {}
         }
     }
     for e in extract {
         if let Extractor::Json { path, .. } = e {
-            paths.push(path.as_str());
+            paths.push(path);
         }
     }
     if paths.is_empty() && schemas.is_empty() {
