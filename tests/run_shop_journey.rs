@@ -1,4 +1,5 @@
-//! `throng run` end to end: the ten-step shopping journey against the in-process shop.
+//! `throng run` end to end: the ten-step shopping journey against the in-process shop, on
+//! every core and on one.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,10 +12,22 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn shop_journey_20_vus_200_iterations() {
+    journey(Command::new(env!("CARGO_BIN_EXE_throng")));
+}
+
+/// On one core throng runs a current-thread runtime instead of a multi-thread one.
+#[test]
+fn shop_journey_on_one_core() {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "0", env!("CARGO_BIN_EXE_throng")]);
+    journey(cmd);
+}
+
+fn journey(mut throng: Command) {
     let shop = throng_shop::spawn(throng_shop::ShopOptions::default());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_throng"))
+    let output = throng
         .arg("run")
         .arg(fixture("scenarios/shop-journey.yaml"))
         .args([
