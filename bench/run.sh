@@ -4,7 +4,7 @@
 #
 #   bench/run.sh               # every comparison, about 4 minutes after the build
 #   QUICK=1 bench/run.sh       # shorter runs, one repetition: about 2 minutes after the build
-#   RUNS=5 bench/run.sh        # more repetitions of the one-step and journey comparisons (medians)
+#   RUNS=7 J_RUNS=5 bench/run.sh   # more repetitions of the one-step / journey comparisons (medians)
 #   SKIP_BUILD=1 THRONG=path bench/run.sh   # use an existing binary
 #
 # Method: nginx (1 worker, keep-alive, access_log off) serves a 50-byte file on 127.0.0.1 pinned
@@ -22,9 +22,10 @@ if [ "$QUICK" = 1 ]; then
   RUNS=${RUNS:-1}; N=${N:-60000}; WRK_D=${WRK_D:-2}; J_ITER=${J_ITER:-3000}; L_TIME=${L_TIME:-10}
   O_DUR=${O_DUR:-10}; M_DUR=${M_DUR:-10}; S_DUR=${S_DUR:-30}
 else
-  RUNS=${RUNS:-3}; N=${N:-150000}; WRK_D=${WRK_D:-3}; J_ITER=${J_ITER:-10000}; L_TIME=${L_TIME:-20}
+  RUNS=${RUNS:-5}; N=${N:-150000}; WRK_D=${WRK_D:-3}; J_ITER=${J_ITER:-10000}; L_TIME=${L_TIME:-20}
   O_DUR=${O_DUR:-20}; M_DUR=${M_DUR:-20}; S_DUR=${S_DUR:-60}
 fi
+J_RUNS=${J_RUNS:-$(( RUNS < 3 ? RUNS : 3 ))}
 CONNS=50
 RATE=${RATE:-20000}
 IDLE_VUS=${IDLE_VUS:-10000}
@@ -85,7 +86,7 @@ jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval
 res() { echo "$1=$2" >> "$work/results.env"; }
 : > "$work/results.env"
 res commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-res dirty "$(git status --short crates 2>/dev/null | wc -l)"; res quick "$QUICK"; res runs "$RUNS"; res n "$N"; res rate "$RATE"; res odur "$O_DUR"; res vus "$IDLE_VUS"; res load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+res dirty "$(git status --short crates 2>/dev/null | wc -l)"; res quick "$QUICK"; res runs "$RUNS"; res j_runs "$J_RUNS"; res n "$N"; res rate "$RATE"; res odur "$O_DUR"; res vus "$IDLE_VUS"; res load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== one-step GET against nginx: $CONNS connections, $RUNS run(s) each, interleaved"
 for run in $(seq "$RUNS"); do
@@ -111,9 +112,9 @@ SHOP_PID=$!
 for _ in $(seq 100); do grep -q listening "$work/shop.log" 2>/dev/null && break; sleep 0.1; done
 SHOP=$(sed -n 's/^listening on //p' "$work/shop.log" | head -1)
 [ -n "$SHOP" ] || { echo "the shop did not start"; cat "$work/shop.log"; exit 1; }
-# Interleaved, RUNS times each; throng's J_ITER is sized to about the request count Locust
+# Interleaved, J_RUNS times each; throng's J_ITER is sized to about the request count Locust
 # reaches in L_TIME, so both spread their start-up over a similar amount of work.
-for run in $(seq "$RUNS"); do
+for run in $(seq "$J_RUNS"); do
   measure journey "$SHOP_PID" "$THRONG" run fixtures/scenarios/shop-journey.yaml --base-url "$SHOP" --vus 20 \
     --iterations "$J_ITER" --no-think --quiet --out "$work/j.json"
   res "journey.$run" "$(cpu_s journey) $(jget "$work/j.json" 'd["totals"]["requests"]') $(jget "$work/j.json" 'd["totals"]["failed_requests"]') $(jget "$work/j.json" 'd["totals"]["rps"]') $(cat "$work/journey.srv")"
@@ -177,11 +178,12 @@ def one_step(tool):
         cpu_us.append(float(c) * 1e6 / float(n)); rps.append(float(rate)); srv.append(float(s)); rss.append(int(m))
     return statistics.median(cpu_us), statistics.median(rps), statistics.median(srv), max(rss), cpu_us
 wrk, oha, thr = one_step("wrk"), one_step("oha"), one_step("throng")
+j_runs = int(env["j_runs"])
 def journey(tool):
-    runs_ = [env[f"{tool}.{r}"].split() for r in range(1, runs + 1)]
+    runs_ = [env[f"{tool}.{r}"].split() for r in range(1, j_runs + 1)]
     us = [float(r[0]) * 1e6 / max(float(r[1]), 1) for r in runs_]
     # The run whose CPU per request is the median, for its raw figures.
-    mid = sorted(range(runs), key=lambda i: us[i])[runs // 2]
+    mid = sorted(range(j_runs), key=lambda i: us[i])[j_runs // 2]
     return statistics.median(us), runs_[mid], us
 j_us, (jc, jn, jf, jr, jsrv), j_all = journey("journey")
 l_us, (lc, ln, lf, lr, lsrv), l_all = journey("locust")
@@ -222,7 +224,7 @@ raw = [
     f"commit {env['commit']}, {'QUICK' if quick else 'full'} mode, load average at start {env['load_start']}, at end {env['load_end']}",
     f"one-step (median of {runs}; all runs us/req): wrk {', '.join(f'{x:.2f}' for x in wrk[4])} | oha {', '.join(f'{x:.2f}' for x in oha[4])} | throng {', '.join(f'{x:.2f}' for x in thr[4])}",
     f"one-step req/s: wrk {wrk[1]:,.0f}, oha {oha[1]:,.0f}, throng {thr[1]:,.0f}; nginx worker busy: wrk {wrk[2]:.0%}, oha {oha[2]:.0%}, throng {thr[2]:.0%}; max RSS: wrk {wrk[3]/1024:.1f} MiB, oha {oha[3]/1024:.1f} MiB, throng {thr[3]/1024:.1f} MiB",
-    f"journey (median of {runs}; all runs us/req): throng {', '.join(f'{x:.2f}' for x in j_all)} | locust {', '.join(f'{x:.2f}' for x in l_all)}",
+    f"journey (median of {j_runs}; all runs us/req): throng {', '.join(f'{x:.2f}' for x in j_all)} | locust {', '.join(f'{x:.2f}' for x in l_all)}",
     f"journey, median runs: throng {jn} requests ({jf} failed) in {float(jc):.2f} s CPU, {float(jr):,.0f} req/s, shop busy {float(jsrv):.0%}; "
     f"locust {ln} requests ({lf} failed) in {float(lc):.2f} s CPU, {float(lr):,.0f} req/s, shop busy {float(lsrv):.0%}",
     f"open model: {ostarted} iterations started, {odrop} dropped, {ofail} failed, p99 {op99} ms, CPU {float(ocpu):.2f} s",

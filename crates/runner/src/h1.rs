@@ -24,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 use crate::http::{classify_io, TransportError};
 use crate::metrics::Category;
 
-/// Headers in one response head; more is refused as hyper does.
+/// Headers in one response head; more is refused (hyper's limit too).
 const MAX_HEADERS: usize = 100;
 /// Bytes in one response head.
 const MAX_HEAD_BYTES: usize = 256 * 1024;
@@ -362,7 +362,9 @@ impl Conn {
                     }
                 }
             }
-            self.closing = close || (http10 && !keep_alive);
+            // Both framings at once is how request smuggling starts: read by the chunks and
+            // do not trust the connection afterwards (RFC 9112, 6.3).
+            self.closing = close || (http10 && !keep_alive) || (encoded && length.is_some());
             self.body = if *method == Method::HEAD || status == 204 || status == 304 {
                 Body::Done
             } else if encoded {
@@ -611,7 +613,8 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) {
     if let Some(cookie) = req.cookie {
         line(&http::header::COOKIE, cookie);
     }
-    // A body's length, and an explicit zero where a body is expected, as hyper did.
+    // A body's length, and an explicit zero where a body is expected (servers may answer
+    // 411 Length Required without one).
     let expects_body = matches!(*req.method, Method::POST | Method::PUT | Method::PATCH);
     if (!req.body.is_empty() || expects_body)
         && !req.head.contains_key(http::header::CONTENT_LENGTH)

@@ -91,7 +91,7 @@ pub fn classify_io(e: &std::io::Error) -> Category {
     use std::io::ErrorKind::*;
     match e.kind() {
         TimedOut => Category::Timeout,
-        // hyper reports malformed framing (a bad chunk size line, say) as invalid data.
+        // TLS reports a malformed record as invalid data.
         InvalidData | InvalidInput => Category::Protocol,
         _ => Category::Connect,
     }

@@ -1005,7 +1005,7 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     .ok()
 }
 
-/// Bytes on the wire, estimated from the parts (hyper does not report them).
+/// Bytes of a request head and body on the wire, from its parts.
 pub(crate) fn request_size(
     method: &Method,
     pq: &http::uri::PathAndQuery,
