@@ -29,6 +29,16 @@ pub mod trace;
 mod vu;
 mod ws;
 
+/// The request path's pieces, reachable for the micro-benchmarks in `benches/hot_path.rs`
+/// (template rendering, JSONPath extraction, histogram recording, cookies); not a stable API.
+#[doc(hidden)]
+pub mod hot {
+    pub use crate::cookies::CookieJar;
+    pub use crate::metrics::{Recorder, RequestRecord};
+    pub use crate::program::{compile, BodyPlan, Program};
+    pub use crate::respond::{check, extract, Seen};
+}
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
