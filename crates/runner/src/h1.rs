@@ -691,6 +691,16 @@ mod tests {
         h
     }
 
+    fn get<'a>(head: &'a HeaderMap, body: &'a Bytes) -> Request<'a> {
+        Request {
+            method: &Method::GET,
+            target: "/",
+            head,
+            cookie: None,
+            body,
+        }
+    }
+
     async fn exchange(
         conn: &mut Conn,
         method: Method,
@@ -788,30 +798,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_until_close_and_connection_close_end_the_connection() {
-        let (addr, _server) = serve(vec![b"HTTP/1.1 200 OK\r\n\r\nto the end"], false);
-        let mut conn = connect(addr).await;
-        assert_eq!(
-            exchange(&mut conn, Method::GET, b"").await.unwrap(),
-            (200, Some(Bytes::from_static(b"to the end")))
-        );
-        assert!(!conn.is_idle());
-
-        let (addr, _server) = serve(
-            vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nok"],
-            false,
-        );
-        let mut conn = connect(addr).await;
-        assert_eq!(exchange(&mut conn, Method::GET, b"").await.unwrap().0, 200);
-        assert!(!conn.is_idle());
-
-        let (addr, _server) = serve(
-            vec![b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok"],
-            false,
-        );
-        let mut conn = connect(addr).await;
-        assert_eq!(exchange(&mut conn, Method::GET, b"").await.unwrap().0, 200);
-        assert!(!conn.is_idle(), "HTTP/1.0 without keep-alive closes");
+    async fn a_body_until_close_connection_close_and_http_1_0_end_the_connection() {
+        for (response, body) in [
+            (&b"HTTP/1.1 200 OK\r\n\r\nto the end"[..], &b"to the end"[..]),
+            (b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nok", b"ok"),
+            // HTTP/1.0 without keep-alive.
+            (b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", b"ok"),
+            // Both framings: read by the chunks, then not trusted.
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                b"ok",
+            ),
+        ] {
+            let (addr, _server) = serve(vec![response], false);
+            let mut conn = connect(addr).await;
+            assert_eq!(
+                exchange(&mut conn, Method::GET, b"").await.unwrap(),
+                (200, Some(Bytes::copy_from_slice(body)))
+            );
+            assert!(!conn.is_idle(), "{}", String::from_utf8_lossy(response));
+        }
     }
 
     #[tokio::test]
@@ -877,13 +883,7 @@ mod tests {
         );
         let mut conn = connect(addr).await;
         let (h, body) = (head("t"), Bytes::new());
-        let req = Request {
-            method: &Method::GET,
-            target: "/",
-            head: &h,
-            cookie: None,
-            body: &body,
-        };
+        let req = get(&h, &body);
         conn.send(&req)
             .await
             .map_err(SendError::into_inner)
@@ -903,13 +903,7 @@ mod tests {
         let mut conn = connect(addr).await;
         server.join().unwrap();
         let (h, body) = (head("t"), Bytes::new());
-        let req = Request {
-            method: &Method::GET,
-            target: "/",
-            head: &h,
-            cookie: None,
-            body: &body,
-        };
+        let req = get(&h, &body);
         assert!(matches!(conn.send(&req).await, Err(SendError::Stale(_))));
     }
 }

@@ -119,24 +119,8 @@ impl Prune {
             };
         }
         self.keys |= other.keys;
-        for (name, child) in other.fields {
-            match self.fields.iter().position(|(k, _)| *k == name) {
-                Some(i) => {
-                    let mine = std::mem::take(&mut self.fields[i].1);
-                    self.fields[i].1 = mine.merge(child);
-                }
-                None => self.fields.push((name, child)),
-            }
-        }
-        for (index, child) in other.indexes {
-            match self.indexes.iter().position(|(x, _)| *x == index) {
-                Some(i) => {
-                    let mine = std::mem::take(&mut self.indexes[i].1);
-                    self.indexes[i].1 = mine.merge(child);
-                }
-                None => self.indexes.push((index, child)),
-            }
-        }
+        merge_children(&mut self.fields, other.fields);
+        merge_children(&mut self.indexes, other.indexes);
         self
     }
 
@@ -162,6 +146,19 @@ impl<'de> DeserializeSeed<'de> for &Prune {
 }
 
 struct PruneVisitor<'p>(&'p Prune);
+
+/// Adds `theirs` to `mine`, merging the trees of keys both have.
+fn merge_children<K: PartialEq>(mine: &mut Vec<(K, Prune)>, theirs: Vec<(K, Prune)>) {
+    for (key, child) in theirs {
+        match mine.iter().position(|(k, _)| *k == key) {
+            Some(i) => {
+                let old = std::mem::take(&mut mine[i].1);
+                mine[i].1 = old.merge(child);
+            }
+            None => mine.push((key, child)),
+        }
+    }
+}
 
 /// A member name: the wanted field it is, else the name itself when the node keeps names.
 struct KeySeed<'p>(&'p Prune);
