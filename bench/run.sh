@@ -89,21 +89,30 @@ res commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 res dirty "$(git status --short crates 2>/dev/null | wc -l)"; res quick "$QUICK"; res runs "$RUNS"; res j_runs "$J_RUNS"; res n "$N"; res rate "$RATE"; res odur "$O_DUR"; res vus "$IDLE_VUS"; res load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== one-step GET against nginx: $CONNS connections, $RUNS run(s) each, interleaved"
-for run in $(seq "$RUNS"); do
+one_wrk() {
   measure wrk "$NGINX_WORKER" wrk -t1 -c$CONNS -d${WRK_D}s "$TARGET/health"
   reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
-  res "wrk.$run" "$(cpu_s wrk) $reqs $(awk '/Requests\/sec/ {print $2}' "$work/wrk.out") $(cat "$work/wrk.srv") $(field wrk 3)"
-  sleep 0.5
+  res "wrk.$1" "$(cpu_s wrk) $reqs $(awk '/Requests\/sec/ {print $2}' "$work/wrk.out") $(cat "$work/wrk.srv") $(field wrk 3)"
+}
+one_oha() {
   measure oha "$NGINX_WORKER" oha -n "$N" -c $CONNS --no-tui --output-format json "$TARGET/health"
   ok=$(jget "$work/oha.out" 'sum(v for k, v in d["statusCodeDistribution"].items() if k.startswith("2"))')
-  res "oha.$run" "$(cpu_s oha) $ok $(jget "$work/oha.out" 'd["summary"]["requestsPerSec"]') $(cat "$work/oha.srv") $(field oha 3)"
-  sleep 0.5
+  res "oha.$1" "$(cpu_s oha) $ok $(jget "$work/oha.out" 'd["summary"]["requestsPerSec"]') $(cat "$work/oha.srv") $(field oha 3)"
+}
+one_throng() {
   measure throng "$NGINX_WORKER" "$THRONG" run bench/one-step.yaml --base-url "$TARGET" --vus $CONNS \
     --iterations "$N" --no-think --quiet --out "$work/t.json"
   ok=$(jget "$work/t.json" 'd["totals"]["requests"] - d["totals"]["failed_requests"]')
-  res "throng.$run" "$(cpu_s throng) $ok $(jget "$work/t.json" 'd["totals"]["rps"]') $(cat "$work/throng.srv") $(field throng 3)"
+  res "throng.$1" "$(cpu_s throng) $ok $(jget "$work/t.json" 'd["totals"]["rps"]') $(cat "$work/throng.srv") $(field throng 3)"
+}
+tools=(wrk oha throng)
+for run in $(seq "$RUNS"); do
+  # The order rotates from run to run, so no tool always follows the same one.
+  for i in 0 1 2; do
+    "one_${tools[$(( (i + run - 1) % 3 ))]}" "$run"
+    sleep 0.5
+  done
   echo "   run $run: wrk $(awk '/Requests\/sec/ {print $2}' "$work/wrk.out") req/s, oha $(jget "$work/oha.out" 'round(d["summary"]["requestsPerSec"])') req/s, throng $(jget "$work/t.json" 'round(d["totals"]["rps"])') req/s"
-  sleep 0.5
 done
 
 echo "== ten-step shop journey: throng vs Locust FastHttpUser (shop pinned to CPU 1)"
@@ -114,11 +123,12 @@ SHOP=$(sed -n 's/^listening on //p' "$work/shop.log" | head -1)
 [ -n "$SHOP" ] || { echo "the shop did not start"; cat "$work/shop.log"; exit 1; }
 # Interleaved, J_RUNS times each; throng's J_ITER is sized to about the request count Locust
 # reaches in L_TIME, so both spread their start-up over a similar amount of work.
-for run in $(seq "$J_RUNS"); do
+j_throng() {
   measure journey "$SHOP_PID" "$THRONG" run fixtures/scenarios/shop-journey.yaml --base-url "$SHOP" --vus 20 \
     --iterations "$J_ITER" --no-think --quiet --out "$work/j.json"
-  res "journey.$run" "$(cpu_s journey) $(jget "$work/j.json" 'd["totals"]["requests"]') $(jget "$work/j.json" 'd["totals"]["failed_requests"]') $(jget "$work/j.json" 'd["totals"]["rps"]') $(cat "$work/journey.srv")"
-  sleep 0.5
+  res "journey.$1" "$(cpu_s journey) $(jget "$work/j.json" 'd["totals"]["requests"]') $(jget "$work/j.json" 'd["totals"]["failed_requests"]') $(jget "$work/j.json" 'd["totals"]["rps"]') $(cat "$work/journey.srv")"
+}
+j_locust() {
   measure locust "$SHOP_PID" locust -f bench/locustfile.py --headless -u 20 -r 20 --run-time "${L_TIME}s" \
     --host "$SHOP" --only-summary --csv "$work/locust" --loglevel WARNING
   l_row=$(python3 - "$work/locust_stats.csv" <<'PY'
@@ -127,7 +137,11 @@ r = [r for r in csv.DictReader(open(sys.argv[1])) if r["Name"] == "Aggregated"][
 print(r["Request Count"], r["Failure Count"], r["Requests/s"])
 PY
 )
-  res "locust.$run" "$(cpu_s locust) $l_row $(cat "$work/locust.srv")"
+  res "locust.$1" "$(cpu_s locust) $l_row $(cat "$work/locust.srv")"
+}
+for run in $(seq "$J_RUNS"); do
+  # Alternating which goes first.
+  if [ $((run % 2)) = 1 ]; then j_throng "$run"; sleep 0.5; j_locust "$run"; else j_locust "$run"; sleep 0.5; j_throng "$run"; fi
   echo "   run $run: throng $(jget "$work/j.json" 'round(d["totals"]["rps"])') req/s, locust $(echo "$l_row" | awk '{printf "%d", $3}') req/s"
   sleep 0.5
 done
