@@ -164,7 +164,11 @@ pub struct Conn {
 }
 
 /// Why a request on a reused connection may be sent again on a fresh one: the server closed
-/// the idle connection as we wrote to it, before any byte of a response.
+/// the idle connection as we wrote to it, before any byte of a response. As in browsers
+/// (Chromium resends on a reused connection that fails before the response head, whatever
+/// the method), the request is resent once: a keep-alive timeout on the server must not
+/// fail every POST that follows an idle pause, at the rare cost of a request the server read
+/// and then dropped the connection on without answering being sent twice.
 pub enum SendError {
     Stale(TransportError),
     Failed(TransportError),
@@ -211,6 +215,11 @@ impl Conn {
                 Ok(()) => self.stream.write_all(req.body).await,
                 Err(e) => Err(e),
             }
+        };
+        // TLS may hold the end of the request in its buffer until flushed (a no-op on TCP).
+        let written = match written {
+            Ok(()) => self.stream.flush().await,
+            e => e,
         };
         if let Err(e) = written {
             let err = TransportError::new(classify_io(&e), format!("sending the request: {e}"));
@@ -329,7 +338,9 @@ impl Conn {
                 if name.eq_ignore_ascii_case(b"content-length") {
                     let v = std::str::from_utf8(h.value)
                         .ok()
-                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|v| v.parse::<u64>().ok())
                         .ok_or_else(|| {
                             TransportError::new(
                                 Category::Protocol,
@@ -364,7 +375,8 @@ impl Conn {
             }
             // Both framings at once is how request smuggling starts: read by the chunks and
             // do not trust the connection afterwards (RFC 9112, 6.3).
-            self.closing = close || (http10 && !keep_alive) || (encoded && length.is_some());
+            self.closing =
+                close || (http10 && (!keep_alive || encoded)) || (encoded && length.is_some());
             self.body = if *method == Method::HEAD || status == 204 || status == 304 {
                 Body::Done
             } else if encoded {
@@ -419,7 +431,7 @@ impl Conn {
                             ));
                         }
                     }
-                    let n = (rest as usize).min(self.rbuf.len());
+                    let n = rest.min(self.rbuf.len() as u64) as usize;
                     let piece = self.take(n, keep);
                     let left = rest - n as u64;
                     self.body = match (self.body, left) {
@@ -450,7 +462,11 @@ impl Conn {
                         .trim_ascii();
                     let size = std::str::from_utf8(digits)
                         .ok()
-                        .filter(|d| !d.is_empty() && d.len() <= 16)
+                        .filter(|d| {
+                            !d.is_empty()
+                                && d.len() <= 16
+                                && d.bytes().all(|b| b.is_ascii_hexdigit())
+                        })
                         .and_then(|d| u64::from_str_radix(d, 16).ok())
                         .ok_or_else(|| {
                             TransportError::new(
@@ -606,7 +622,12 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"\r\n");
     };
     for (name, value) in req.head {
-        if req.cookie.is_none() || name != http::header::COOKIE {
+        // The framing is the body's own, whatever the head says: a stale `content-length`
+        // (kept across a redirect that dropped the body, say) would desynchronize the
+        // connection, and bodies are never sent chunked.
+        let framing =
+            name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING;
+        if !framing && (req.cookie.is_none() || name != http::header::COOKIE) {
             line(name, value);
         }
     }
@@ -616,9 +637,7 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) {
     // A body's length, and an explicit zero where a body is expected (servers may answer
     // 411 Length Required without one).
     let expects_body = matches!(*req.method, Method::POST | Method::PUT | Method::PATCH);
-    if (!req.body.is_empty() || expects_body)
-        && !req.head.contains_key(http::header::CONTENT_LENGTH)
-    {
+    if !req.body.is_empty() || expects_body {
         out.extend_from_slice(b"content-length: ");
         out.extend_from_slice(itoa::Buffer::new().format(req.body.len()).as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -626,12 +645,15 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The ways a connection the server closed while it sat idle fails: a reset, a broken pipe,
+/// or (TLS without `close_notify`) an unexpected end of stream.
 fn is_reset(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionReset
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
     )
 }
 
@@ -784,6 +806,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_body_frames_the_request_whatever_the_head_says() {
+        let (addr, server) = serve(vec![b"HTTP/1.1 204 No Content\r\n\r\n"], false);
+        let mut conn = connect(addr).await;
+        let mut h = head("t");
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("1"));
+        h.insert(
+            http::header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        let body = Bytes::from_static(b"abc");
+        let req = Request {
+            method: &Method::POST,
+            target: "/",
+            head: &h,
+            cookie: None,
+            body: &body,
+        };
+        let head = conn
+            .send(&req)
+            .await
+            .map_err(SendError::into_inner)
+            .unwrap();
+        assert_eq!(head.status, 204);
+        assert_eq!(
+            String::from_utf8_lossy(&server.join().unwrap()[0]),
+            "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 3\r\n\r\nabc"
+        );
+    }
+
+    #[tokio::test]
     async fn a_head_and_body_arriving_byte_by_byte_are_assembled() {
         let (addr, _server) = serve(
             vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\n"],
@@ -802,8 +854,12 @@ mod tests {
         for (response, body) in [
             (&b"HTTP/1.1 200 OK\r\n\r\nto the end"[..], &b"to the end"[..]),
             (b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nok", b"ok"),
-            // HTTP/1.0 without keep-alive.
+            // HTTP/1.0 without keep-alive, or with a transfer coding.
             (b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", b"ok"),
+            (
+                b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                b"ok",
+            ),
             // Both framings: read by the chunks, then not trusted.
             (
                 b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
@@ -832,6 +888,16 @@ mod tests {
                 b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
                 Category::Protocol,
                 "invalid content-length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok",
+                Category::Protocol,
+                "invalid content-length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n+2\r\nok\r\n0\r\n\r\n",
+                Category::Protocol,
+                "invalid chunk size line `+2`",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",

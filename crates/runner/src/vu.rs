@@ -210,10 +210,12 @@ pub(crate) struct Target {
 impl Targets {
     pub(crate) fn of(&mut self, uri: &Uri) -> Result<&Target, TransportError> {
         let https = uri.scheme_str() == Some("https");
+        // Any scheme but http(s) misses, so that `Origin::of` refuses it.
+        let http = https || uri.scheme_str() == Some("http");
         let same = self
             .last
             .as_ref()
-            .is_some_and(|t| t.https == https && Some(&t.authority) == uri.authority());
+            .is_some_and(|t| http && t.https == https && Some(&t.authority) == uri.authority());
         if !same {
             let origin = Origin::of(uri)?;
             // `Origin::of` has checked that there is one.
