@@ -82,6 +82,9 @@ impl AsyncWrite for Stream {
 pub struct Request<'a> {
     pub method: &'a Method,
     pub target: &'a str,
+    /// A `Host` header to write ahead of `head` (which then has none): the target's, kept
+    /// apart like `cookie` so that a step's head is borrowed, not copied per request.
+    pub host: Option<&'a HeaderValue>,
     pub head: &'a HeaderMap,
     /// The cookie jar's `Cookie` header, which replaces any in `head` (kept apart so that a
     /// step's compiled head is written as it is, not copied per request).
@@ -621,6 +624,9 @@ fn encode(req: &Request<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     };
+    if let Some(host) = req.host {
+        line(&http::header::HOST, host);
+    }
     for (name, value) in req.head {
         // The framing is the body's own, whatever the head says: a stale `content-length`
         // (kept across a redirect that dropped the body, say) would desynchronize the
@@ -717,6 +723,7 @@ mod tests {
         Request {
             method: &Method::GET,
             target: "/",
+            host: None,
             head,
             cookie: None,
             body,
@@ -733,6 +740,7 @@ mod tests {
         let req = Request {
             method: &method,
             target: "/x?y=1",
+            host: None,
             head: &h,
             cookie: None,
             body: &body,
@@ -759,6 +767,7 @@ mod tests {
         let req = Request {
             method: &Method::POST,
             target: "/x?y=1",
+            host: None,
             head: &h,
             cookie: None,
             body: &body,
@@ -819,6 +828,7 @@ mod tests {
         let req = Request {
             method: &Method::POST,
             target: "/",
+            host: None,
             head: &h,
             cookie: None,
             body: &body,

@@ -83,15 +83,7 @@ fn splice_pieces(source: &str) -> Option<Vec<Piece>> {
     let mut rest = source;
     while let Some(open) = rest.find("{{") {
         let close = open + rest[open..].find("}}")?;
-        let name = rest[open + 2..close].trim_matches([' ', '\t']);
-        let mut chars = name.chars();
-        let ident = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ident || matches!(name, "true" | "false" | "none" | "True" | "False" | "None") {
-            return None;
-        }
+        let name = plain_name(&rest[open + 2..close])?;
         if open > 0 {
             pieces.push(Piece::Text(rest[..open].into()));
         }
@@ -102,6 +94,19 @@ fn splice_pieces(source: &str) -> Option<Vec<Piece>> {
         pieces.push(Piece::Text(rest.into()));
     }
     Some(pieces)
+}
+
+/// The variable an expression is, when it is nothing but a name (`token`, ` token `); not
+/// the literals minijinja spells like names.
+fn plain_name(expr: &str) -> Option<&str> {
+    let name = expr.trim_matches([' ', '\t']);
+    let mut chars = name.chars();
+    let ident = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let literal = matches!(name, "true" | "false" | "none" | "True" | "False" | "None");
+    (ident && !literal).then_some(name)
 }
 
 /// The spliced text, or None when a name is not a string in `ctx` (or the text would pass
@@ -461,13 +466,7 @@ impl Compiler {
                         .and_then(|v| serde_json::to_value(&v).ok());
                     match folded {
                         Some(v) => Json::Lit(v),
-                        None => {
-                            let name = match splice_pieces(&format!("{{{{{e}}}}}")).as_deref() {
-                                Some([Piece::Name(n)]) => Some(n.clone()),
-                                _ => None,
-                            };
-                            Json::Expr(expr, name)
-                        }
+                        None => Json::Expr(expr, plain_name(e).map(Box::from)),
                     }
                 }
                 None => match self.text(t)? {

@@ -59,6 +59,7 @@ async fn read(
     let request = crate::h1::Request {
         method: &Method::GET,
         target: pq.as_str(),
+        host: None,
         head: &head,
         cookie: None,
         body: &body,

@@ -835,40 +835,42 @@ impl Vu {
     ) -> Result<(crate::h1::Head, Option<Bytes>, Uri), TransportError> {
         let mut method = step.method.clone();
         let mut hops = 0;
-        // The head the step rendered, or (when it rendered none and the URL is not fixed)
-        // a copy of its compiled one: either way owned, and reused by any redirect hop.
-        let mut own = headers;
-        let user_host = own
+        // The head the step rendered, else its compiled one; never copied: `Host` and the
+        // jar's cookies go beside it into the request.
+        let empty = HeaderMap::new();
+        let base = headers
             .as_ref()
             .or(step.fixed_base.as_ref())
-            .is_some_and(|h| h.contains_key(HOST));
+            .unwrap_or(&empty);
+        let user_host = base.contains_key(HOST);
         loop {
             // The first request to a fixed URL uses what was computed at compile time.
-            let fixed = match (hops, &own) {
+            let fixed = match (hops, &headers) {
                 (0, None) => step.fixed_target.as_ref(),
                 _ => None,
             };
-            let (origin, pq, head) = match fixed {
-                Some(f) => (&f.origin, f.pq.clone(), &f.head),
+            let (origin, pq, head, host) = match fixed {
+                Some(f) => (&f.origin, f.pq.clone(), &f.head, None),
                 None => {
                     let target = self.targets.of(&uri)?;
-                    let head =
-                        own.get_or_insert_with(|| step.fixed_base.clone().unwrap_or_default());
-                    if !user_host {
-                        head.insert(HOST, target.host.clone());
-                    }
                     let pq = uri
                         .path_and_query()
                         .cloned()
                         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-                    (&target.origin, pq, &*head)
+                    let host = (!user_host).then_some(&target.host);
+                    (&target.origin, pq, base, host)
                 }
             };
             let cookie = cookie_header(&self.jar, &uri, origin);
-            *sent += request_size(&method, &pq, head, body.len()) as u64
-                + cookie.as_ref().map_or(0, |c| c.len() + 10) as u64;
+            let beside = |v: Option<&HeaderValue>, name: usize| v.map_or(0, |v| v.len() + name + 4);
+            *sent += (request_size(&method, &pq, head, body.len())
+                + beside(host, 4)
+                + beside(cookie.as_ref(), 6)) as u64;
             if let Some(c) = capture.as_deref_mut() {
                 let mut headers = head.clone();
+                if let Some(v) = host {
+                    headers.insert(HOST, v.clone());
+                }
                 if let Some(v) = &cookie {
                     headers.insert(COOKIE, v.clone());
                 }
@@ -883,6 +885,7 @@ impl Vu {
             let request = crate::h1::Request {
                 method: &method,
                 target: pq.as_str(),
+                host,
                 head,
                 cookie: cookie.as_ref(),
                 body: &body,
