@@ -248,16 +248,20 @@ fn every_misbehaviour_is_survived_and_categorized() {
     let mut wrong = Vec::new();
     for (name, category) in expect {
         let s = step(name);
-        let p99 = s["latency_ms"]["p99"].as_f64().unwrap();
-        if s["requests"] != 4 || s["failed"] != 4 || s["errors"][category] != 4 || p99 > 2_500.0 {
+        if s["requests"] != 4 || s["failed"] != 4 || s["errors"][category] != 4 {
             wrong.push(format!(
-                "{name}: expected 4 of 4 failed as {category} within the 2 s timeout, got \
-                 {} of {} failed, errors {}, p99 {p99} ms, failures {}",
+                "{name}: expected 4 of 4 failed as {category}, got \
+                 {} of {} failed, errors {}, failures {}",
                 s["failed"], s["requests"], s["errors"], s["failures"]
             ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Failed requests have no latency of their own (latency is of successful requests), so
+    // the timeouts are judged by the iterations: two steps may take their 2 s each, the
+    // rest fail at once.
+    let iteration_max = r["totals"]["iteration_latency_ms"]["max"].as_f64().unwrap();
+    assert!(iteration_max < 7_000.0, "an iteration took {iteration_max} ms");
     let healthy = step("still healthy");
     assert_eq!(healthy["requests"], 4, "{healthy:#}");
     assert_eq!(healthy["failed"], 0, "{healthy:#}");

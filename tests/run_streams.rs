@@ -122,9 +122,10 @@ fn streams_that_fall_short_fail_by_category_without_hanging() {
     );
     assert_eq!(
         code,
-        Some(0),
-        "no thresholds, so the run itself passes:\n{stdout}"
+        Some(1),
+        "no thresholds, but no request succeeded, so the run fails:\n{stdout}"
     );
+    assert!(stdout.contains("FAILED: no request succeeded"), "{stdout}");
 
     let few = step(&r, "too few events");
     assert_eq!(few["failed"], 2, "{few}");

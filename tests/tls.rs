@@ -126,7 +126,8 @@ fn an_untrusted_certificate_fails_every_request_as_tls() {
     let dir = tempfile::tempdir().unwrap();
     let (o, r) = run(&server, dir.path(), &[]);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    // No request succeeded: the run fails even without thresholds.
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert_eq!(r["totals"]["requests"], 6, "{r:#}");
     assert_eq!(r["totals"]["failed_requests"], 6, "{r:#}");
     assert_eq!(r["errors"]["tls"], 6, "{r:#}");

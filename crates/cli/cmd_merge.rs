@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::{EXIT_BAD_INPUT, EXIT_FAILED};
+use crate::EXIT_BAD_INPUT;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -82,9 +82,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         eprintln!("wrote {}", html.display());
     }
-    Ok(if merged.exit_code() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_FAILED)
-    })
+    Ok(ExitCode::from(merged.exit_code()))
 }

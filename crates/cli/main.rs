@@ -1,8 +1,9 @@
 //! The `throng` binary: a thin clap front end over throng's libraries.
 //!
 //! Each subcommand lives in its own module and only parses flags, calls a library, and
-//! maps the outcome to an exit code: 0 ok, 1 a threshold breached or a verification
-//! differed, 2 bad input.
+//! maps the outcome to an exit code: 0 ok, 1 a threshold breached, no request succeeded or
+//! a verification differed, 2 bad input, 3 throng itself failed during a run (a contained
+//! panic, category `internal`; results are still written).
 
 mod cmd_compile;
 mod cmd_demo;

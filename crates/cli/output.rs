@@ -84,7 +84,7 @@ fn junit_xml(r: &RunResults) -> String {
     for t in &r.thresholds {
         let actual = t
             .actual
-            .map_or("nothing measured".to_string(), |a| format!("actual {a:.3}"));
+            .map_or("no data".to_string(), |a| format!("actual {a:.3}"));
         let _ = write!(
             thresholds,
             r#"    <testcase classname="thresholds" name="{}" time="0">"#,
@@ -102,6 +102,19 @@ fn junit_xml(r: &RunResults) -> String {
         }
         thresholds.push_str("</testcase>\n");
     }
+    // A run that failed apart from its thresholds (nothing succeeded, throng crashed) gets a
+    // failing case of its own, so CI shows it by name even with no threshold set.
+    let problems = r.verdict_problems();
+    if !problems.is_empty() {
+        threshold_failures += 1;
+        let _ = writeln!(
+            thresholds,
+            "    <testcase classname=\"run\" name=\"the run\" time=\"0\"><failure message=\"{}\" type=\"run\">{}</failure></testcase>",
+            xml(&problems[0]),
+            xml(&problems.join("\n"))
+        );
+    }
+    let threshold_cases = r.thresholds.len() + usize::from(!problems.is_empty());
     let mut steps = String::new();
     let mut step_failures = 0;
     for s in &r.steps {
@@ -131,13 +144,13 @@ fn junit_xml(r: &RunResults) -> String {
         }
         steps.push_str("</testcase>\n");
     }
-    let tests = r.thresholds.len() + r.steps.len();
+    let tests = threshold_cases + r.steps.len();
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"throng: {name}\" tests=\"{tests}\" failures=\"{f}\" time=\"{d:.3}\">\n  <testsuite name=\"thresholds\" tests=\"{tn}\" failures=\"{threshold_failures}\" time=\"0\">\n{thresholds}  </testsuite>\n  <testsuite name=\"steps\" tests=\"{sn}\" failures=\"{step_failures}\" time=\"{d:.3}\">\n{steps}  </testsuite>\n</testsuites>\n",
         name = xml(&r.name),
         f = threshold_failures + step_failures,
         d = r.duration_s,
-        tn = r.thresholds.len(),
+        tn = threshold_cases,
         sn = r.steps.len(),
     )
 }

@@ -110,6 +110,7 @@ impl Template {
         let tmpl = CHECK_ENV
             .template_from_str(&source)
             .map_err(|e| format!("invalid template `{}`: {}", snippet(&source), describe(&e)))?;
+        check_names(&source)?;
         let references = tmpl
             .undeclared_variables(true)
             .into_iter()
@@ -177,6 +178,92 @@ impl Template {
         &self.references
     }
 }
+
+/// Refuses a template that applies a filter or test the environment does not have: minijinja
+/// looks them up only when it renders, so without this `{{ x | nosuch }}` would pass
+/// `throng validate` and then fail every request.
+fn check_names(source: &str) -> Result<(), String> {
+    use minijinja::machinery::{parse, CodeGenerator, Instruction, Instructions};
+    // A filter needs a `|` and a test the word `is`: most templates have neither, and a
+    // scenario may hold tens of thousands of them.
+    if !source.contains('|') && !source.contains("is") {
+        return Ok(());
+    }
+    let Ok(ast) = parse(source, "<template>", Default::default()) else {
+        // Syntax errors were reported by the compile that ran first.
+        return Ok(());
+    };
+    let mut gen = CodeGenerator::new("<template>", source);
+    gen.compile_stmt(&ast);
+    let (main, blocks) = gen.finish();
+    fn scan<'s>(code: &Instructions<'s>, used: &mut Vec<(&'static str, &'s str)>) {
+        let mut i = 0;
+        while let Some(instr) = code.get(i) {
+            match instr {
+                Instruction::ApplyFilter(name, ..) => used.push(("filter", name)),
+                Instruction::PerformTest(name, ..) => used.push(("test", name)),
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    let mut used = Vec::new();
+    scan(&main, &mut used);
+    for code in blocks.values() {
+        scan(code, &mut used);
+    }
+    for (kind, name) in used {
+        if !has(kind, name) {
+            let known: &[&str] = if kind == "filter" { FILTERS } else { TESTS };
+            let hint = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(k, name), *k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| format!("; did you mean `{k}`?"))
+                .unwrap_or_else(|| format!("; the {kind}s are listed in README (Templates)"));
+            return Err(format!(
+                "unknown {kind} `{}` in template `{}`{hint}",
+                snippet(name),
+                snippet(source)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the runtime environment has the filter or test `name`, asked of the environment
+/// itself (`is filter` / `is test`), so the answer cannot drift from what renders.
+fn has(kind: &str, name: &str) -> bool {
+    let expr = if kind == "filter" {
+        "n is filter"
+    } else {
+        "n is test"
+    };
+    CHECK_ENV
+        .compile_expression(expr)
+        .and_then(|e| e.eval(minijinja::context! { n => name }))
+        .is_ok_and(|v| v.is_true())
+}
+
+/// The filters every template may apply: minijinja's builtins (with `urlencode` and
+/// `tojson`). Kept for "did you mean" hints and README; [`has`] asks the environment.
+pub const FILTERS: &[&str] = &[
+    "abs", "attr", "batch", "bool", "capitalize", "chain", "count", "d", "default", "dictsort",
+    "e", "escape", "first", "float", "format", "groupby", "indent", "int", "items", "join",
+    "last", "length", "lines", "list", "lower", "map", "max", "min", "pprint", "reject",
+    "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "slice",
+    "sort", "split", "string", "sum", "title", "tojson", "trim", "unique", "upper", "urlencode",
+    "zip",
+];
+
+/// The tests every template may apply (`x is number`).
+pub const TESTS: &[&str] = &[
+    "boolean", "defined", "divisibleby", "endingwith", "eq", "escaped", "even", "false",
+    "filter", "float", "ge", "gt", "in", "int", "integer", "iterable", "le", "lower", "lt",
+    "mapping", "ne", "none", "number", "odd", "safe", "sameas", "sequence", "startingwith",
+    "string", "test", "true", "undefined", "upper",
+];
 
 fn describe(e: &JinjaError) -> String {
     match e.detail() {
@@ -591,6 +678,38 @@ mod tests {
         assert!(Template::parse("{% include 'x' %}")
             .unwrap_err()
             .contains("not allowed"));
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_refused_at_parse() {
+        let e = Template::parse("{{ x | nosuch }}").unwrap_err();
+        assert!(e.contains("unknown filter `nosuch`"), "{e}");
+        let e = Template::parse("{{ x | urlencod }}").unwrap_err();
+        assert!(e.contains("did you mean `urlencode`"), "{e}");
+        let e = Template::parse("{% if x is nosuchtest %}y{% endif %}").unwrap_err();
+        assert!(e.contains("unknown test `nosuchtest`"), "{e}");
+        let e = Template::parse("{% for a in b %}{{ a | zzz }}{% endfor %}").unwrap_err();
+        assert!(e.contains("`zzz`"), "{e}");
+        for ok in [
+            "{{ x | urlencode }}",
+            "{{ x | tojson }}",
+            "{{ x | default('a') | upper }}",
+            "{% if x is number %}n{% endif %}",
+        ] {
+            Template::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        // Every listed name is one the environment has, and the other way round is asked of it.
+        for f in FILTERS {
+            assert!(has("filter", f), "filter {f}");
+        }
+        for t in TESTS {
+            assert!(has("test", t), "test {t}");
+        }
+        let env = environment(Arc::new(HashMap::new()));
+        assert_eq!(
+            env.render_str("{{ 'a b&c' | urlencode }}", ()).unwrap(),
+            "a%20b%26c"
+        );
     }
 
     #[test]

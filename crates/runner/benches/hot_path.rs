@@ -171,12 +171,37 @@ fn cookies(c: &mut Criterion) {
             &format!("{name}=value-{i}; Path=/; HttpOnly"),
             "shop.test",
             "/",
+            false,
             now,
         );
+    }
+    // A jar as a real site leaves it: cookies for the host, its parent domain, a sibling,
+    // deeper paths and a Secure one, 20 in all.
+    let mut mixed = CookieJar::default();
+    for i in 0..20 {
+        let header = match i % 5 {
+            0 => format!("host{i}=v{i}; Path=/"),
+            1 => format!("dom{i}=v{i}; Domain=shop.test; Path=/"),
+            2 => format!("deep{i}=v{i}; Path=/cart"),
+            3 => format!("sec{i}=v{i}; Secure; SameSite=None; Path=/"),
+            _ => format!("other{i}=v{i}; Path=/"),
+        };
+        let host = if i % 5 == 4 {
+            "api.shop.test"
+        } else {
+            "www.shop.test"
+        };
+        mixed.store(&header, host, "/", true, now);
     }
     let mut g = c.benchmark_group("cookies");
     g.bench_function("Cookie header for a request (5 cookies)", |b| {
         b.iter(|| black_box(jar.header_for("shop.test", "/cart/items", false, now)))
+    });
+    g.bench_function("Cookie header for a request (20 cookies, 16 sent)", |b| {
+        b.iter(|| black_box(mixed.header_for("www.shop.test", "/cart/items", true, now)))
+    });
+    g.bench_function("Cookie header when none applies (5 cookies)", |b| {
+        b.iter(|| black_box(jar.header_for("elsewhere.test", "/", false, now)))
     });
     g.bench_function("store a Set-Cookie", |b| {
         b.iter(|| {
@@ -184,10 +209,67 @@ fn cookies(c: &mut Criterion) {
                 "session=rotated; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax",
                 "shop.test",
                 "/auth",
+                false,
                 now,
             )
         })
     });
+    g.bench_function("store a Set-Cookie with Expires (IMF-fixdate)", |b| {
+        b.iter(|| {
+            jar.store(
+                "csrftoken=rotated; Path=/; Expires=Wed, 21 Oct 2099 07:28:00 GMT; Secure",
+                "shop.test",
+                "/auth",
+                true,
+                now,
+            )
+        })
+    });
+    g.bench_function(
+        "store a Set-Cookie with Expires (RFC 6265 fallback form)",
+        |b| {
+            b.iter(|| {
+                jar.store(
+                    "cart=rotated; Path=/; Expires=Thursday, 21-Oct-2100 07:28:00 UTC",
+                    "shop.test",
+                    "/auth",
+                    false,
+                    now,
+                )
+            })
+        },
+    );
+    g.bench_function(
+        "store a Set-Cookie with Domain (public suffix check)",
+        |b| {
+            b.iter(|| {
+                jar.store(
+                    "locale=en; Domain=shop.test; Path=/",
+                    "shop.test",
+                    "/auth",
+                    false,
+                    now,
+                )
+            })
+        },
+    );
+    g.bench_function(
+        "a login response: 3 Set-Cookie into an empty jar, then a request",
+        |b| {
+            let mut fresh = CookieJar::default();
+            b.iter(|| {
+                fresh.clear();
+                for h in [
+                    "session=abc123; Path=/; HttpOnly; SameSite=Lax",
+                    "csrftoken=tok; Path=/; Max-Age=31449600",
+                    "ab=b; Path=/; Expires=Wed, 21 Oct 2099 07:28:00 GMT",
+                ] {
+                    fresh.store(h, "shop.test", "/login", false, now);
+                }
+                black_box(fresh.header_for("shop.test", "/cart", false, now))
+            })
+        },
+    );
     g.finish();
 }
 

@@ -12,6 +12,7 @@ use throng_ir::{Load, LoadModel, Threshold};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use futures_util::FutureExt;
 use hdrhistogram::Histogram;
 
 use crate::metrics::Recorder;
@@ -36,6 +37,8 @@ pub struct Finished {
     pub timeline: Vec<TimelinePoint>,
     pub elapsed: Duration,
     pub stop_reason: Option<String>,
+    /// The reporter task panicked: what it collected is lost, and the run must say so.
+    pub reporter_panic: Option<String>,
 }
 
 pub struct EngineOptions {
@@ -61,16 +64,34 @@ async fn guarded(
     vu.begin(sh, arrival);
     let scenario = vu.choose(sh);
     sh.active.fetch_add(1, Ordering::Relaxed);
+    // A panic anywhere in the iteration (a step, the client, a check) is caught here: it
+    // fails this iteration with an `internal` error and the VU goes on, instead of killing
+    // the VU's task and leaving a run that reports nothing and passes.
+    let iteration = std::panic::AssertUnwindSafe(vu.iteration(sh, scenario, intended));
     let r = tokio::select! {
         biased;
         _ = cut.wait_for(|c| *c) => {
             sh.shards.local().iteration(scenario, Duration::ZERO, false, true);
             None
         }
-        r = vu.iteration(sh, scenario, intended) => Some(r),
+        r = iteration.catch_unwind() => Some(match r {
+            Ok(end) => end,
+            Err(payload) => vu.crashed(sh, scenario, intended, &*payload),
+        }),
     };
     sh.active.fetch_sub(1, Ordering::Relaxed);
     r
+}
+
+/// Counts a VU task that ended in a panic outside an iteration (which `guarded` would have
+/// caught) as an `internal` error of the first step, so that it cannot pass unseen.
+fn contained(sh: &Shared, joined: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(e)) = joined {
+        if e.is_panic() {
+            let why = crate::vu::panic_message(&*e.into_panic());
+            crate::vu::record_internal(sh, 0, &format!("a virtual user's task panicked: {why}"));
+        }
+    }
 }
 
 /// The global VU count for a (possibly fractional, ramping) target.
@@ -207,7 +228,7 @@ pub async fn execute(
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                    Some(_) = tasks.join_next(), if any_alive => {}
+                    joined = tasks.join_next(), if any_alive => contained(&sh, joined),
                     r = stop.changed() => {
                         if r.is_err() || *stop.borrow() != RUN { break; }
                     }
@@ -359,7 +380,11 @@ pub async fn execute(
     }
     let mut interrupted_by_cut = false;
     if *stop.borrow() != IMMEDIATE && !tasks.is_empty() {
-        let drain = async { while tasks.join_next().await.is_some() {} };
+        let drain = async {
+            while let Some(joined) = tasks.join_next().await {
+                contained(&sh, Some(joined));
+            }
+        };
         tokio::select! {
             _ = drain => {}
             _ = tokio::time::sleep(opts.grace) => { interrupted_by_cut = true; }
@@ -370,7 +395,9 @@ pub async fn execute(
     }
     if interrupted_by_cut || !tasks.is_empty() {
         let _ = cut_tx.send(true);
-        while tasks.join_next().await.is_some() {}
+        while let Some(joined) = tasks.join_next().await {
+            contained(&sh, Some(joined));
+        }
     }
     let elapsed = start.elapsed();
     let level = *stop.borrow();
@@ -378,9 +405,14 @@ pub async fn execute(
         stop_reason = Some("stopped at once".to_string());
     }
     reporter_stop.notify_one();
-    let (agg, timeline, abort_reason) = reporter
-        .await
-        .unwrap_or_else(|_| (Recorder::new(0, 0), Vec::new(), None));
+    let mut reporter_panic = None;
+    let (agg, timeline, abort_reason) = reporter.await.unwrap_or_else(|e| {
+        reporter_panic = Some(match e.try_into_panic() {
+            Ok(p) => crate::vu::panic_message(&*p),
+            Err(e) => e.to_string(),
+        });
+        (Recorder::new(0, 0), Vec::new(), None)
+    });
     if abort_reason.is_some() {
         stop_reason = abort_reason;
     }
@@ -389,6 +421,7 @@ pub async fn execute(
         timeline,
         elapsed,
         stop_reason,
+        reporter_panic,
     }
 }
 

@@ -164,6 +164,9 @@ pub struct Conn {
     busy: bool,
     /// The server will close after this response (or already has).
     closing: bool,
+    /// Bytes of the last request that reached the socket (0 until its write completed):
+    /// what `bytes_sent` counts, not what was meant to be sent.
+    written: u64,
 }
 
 /// Why a request on a reused connection may be sent again on a fresh one: the server closed
@@ -193,8 +196,14 @@ impl Conn {
             wbuf: Vec::with_capacity(512),
             body: Body::Done,
             busy: false,
+            written: 0,
             closing: false,
         }
+    }
+
+    /// Bytes of the last request written to the socket in full (0 when its write failed).
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// Ready for a request: the last response was read to its end and the server keeps the
@@ -209,7 +218,9 @@ impl Conn {
     pub async fn send(&mut self, req: &Request<'_>) -> Result<Head, SendError> {
         self.busy = true;
         self.body = Body::Done;
+        self.written = 0;
         encode(req, &mut self.wbuf);
+        let size = (self.wbuf.len() + req.body.len()) as u64;
         let written = if req.body.len() <= 64 * 1024 {
             self.wbuf.extend_from_slice(req.body);
             self.stream.write_all(&self.wbuf).await
@@ -232,6 +243,7 @@ impl Conn {
                 SendError::Failed(err)
             });
         }
+        self.written = size;
         self.read_head(req.method).await
     }
 

@@ -108,7 +108,8 @@ pub fn render(results: &RunResults) -> Result<String, ReportError> {
         .render(minijinja::context! {
             r => Value::from(Serde(results)),
             error_rate => error_rate,
-            passed => results.thresholds.iter().all(|t| t.ok),
+            passed => results.exit_code() == 0,
+            problems => results.verdict_problems(),
             latency_chart => Value::from_safe_string(latency_chart),
             throughput_chart => Value::from_safe_string(throughput_chart),
             vus_chart => Value::from_safe_string(vus_chart),

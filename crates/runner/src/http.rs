@@ -77,6 +77,8 @@ struct Entry {
 pub struct ConnUse {
     pub opened: u64,
     pub reused: u64,
+    /// Request bytes written to sockets in full.
+    pub sent: u64,
 }
 
 /// One VU's connections.
@@ -180,12 +182,16 @@ impl Client {
         if reused {
             usage.reused += 1;
         }
-        match self.conns[idx].conn.send(req).await {
+        let sent = self.conns[idx].conn.send(req).await;
+        usage.sent += self.conns[idx].conn.written();
+        match sent {
             Ok(head) => Ok(head),
             Err(SendError::Stale(_)) if reused => {
                 self.conns.swap_remove(idx);
                 let idx = self.open(origin, usage).await?;
-                self.conns[idx].conn.send(req).await.map_err(|e| {
+                let sent = self.conns[idx].conn.send(req).await;
+                usage.sent += self.conns[idx].conn.written();
+                sent.map_err(|e| {
                     self.conns.swap_remove(idx);
                     e.into_inner()
                 })

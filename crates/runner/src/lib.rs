@@ -7,6 +7,7 @@
 //! [`RunResults::write_json`], and exits with [`RunResults::exit_code`].
 
 mod cookies;
+mod decode;
 mod engine;
 mod feeders;
 mod h1;
@@ -340,14 +341,23 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         partial,
     )
     .await;
-    Ok(build_results(
+    let mut results = build_results(
         &meta,
         &done.agg,
         done.elapsed,
         done.timeline,
         done.stop_reason,
         &thresholds,
-    ))
+    );
+    if let Some(why) = done.reporter_panic {
+        // Everything it collected is gone: the results must not read as a quiet run.
+        *results.errors.entry("internal".into()).or_insert(0) += 1;
+        results.stop_reason = Some(format!(
+            "internal error: the reporter panicked ({why}); no figure of this run is complete"
+        ));
+        results.stopped_early = true;
+    }
+    Ok(results)
 }
 
 /// Waits for `start_at` (interruptible by `stop`); returns the start as an `Instant` and as

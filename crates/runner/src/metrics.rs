@@ -50,6 +50,9 @@ pub enum Category {
     Check,
     Extract,
     Template,
+    /// throng itself failed: a panic in a VU, a step or the engine, contained to the
+    /// iteration it happened in. Any such error makes the run exit 3.
+    Internal,
 }
 
 impl Category {
@@ -68,6 +71,7 @@ impl Category {
             Category::Check => "check",
             Category::Extract => "extract",
             Category::Template => "template",
+            Category::Internal => "internal",
         }
     }
 }
@@ -265,7 +269,12 @@ impl Recorder {
     pub fn request(&mut self, r: RequestRecord<'_>) {
         let us = micros(r.service);
         let s = &mut self.steps[r.step];
-        s.hist.saturating_record(us);
+        // Latency is that of successful requests: a refused connect or a fast 500 is an
+        // error to count, not a fast response to average in (Gatling's OK statistics).
+        if r.error.is_none() {
+            s.hist.saturating_record(us);
+            self.interval.saturating_record(us);
+        }
         s.requests += 1;
         s.checks_passed += r.checks_passed;
         s.checks_failed += r.checks_failed;
@@ -274,7 +283,6 @@ impl Recorder {
                 *s.statuses.entry(status).or_default() += 1;
             }
         }
-        self.interval.saturating_record(us);
         self.interval_requests += 1;
         if let Some((cat, _, message)) = r.error {
             s.failed += 1;
@@ -424,7 +432,8 @@ mod tests {
         shards.collect(&mut agg);
         assert_eq!(agg.steps[0].requests, 200);
         assert_eq!(agg.steps[0].failed, 20);
-        assert_eq!(agg.steps[0].hist.len(), 200);
+        // Latency is recorded for the 180 successful requests only.
+        assert_eq!(agg.steps[0].hist.len(), 180);
         assert_eq!(agg.steps[0].categories[&Category::Check], 20);
         assert!(agg.steps[0].samples.len() <= MAX_FAILURE_SAMPLES);
         assert_eq!(agg.steps[0].samples.len(), MAX_FAILURE_SAMPLES);

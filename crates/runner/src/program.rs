@@ -351,6 +351,9 @@ pub struct StepPlan {
     pub fixed_base: Option<http::HeaderMap>,
     /// A fixed URL with a fixed head: its origin, path and the head with `Host`.
     pub fixed_target: Option<FixedTarget>,
+    /// Fault injection for tests of panic containment: the step panics when it starts. Set
+    /// only by the `THRONG_TEST_PANIC_STEP` environment variable naming the step.
+    pub inject_panic: bool,
 }
 
 /// What a request to a fixed URL needs, computed once per step.
@@ -744,10 +747,25 @@ pub fn compile(
                 }),
             };
             // A WebSocket URL is only known once `http` is mapped to `ws`: never pre-parsed.
-            let fixed_uri = match (url.literal(), &kind) {
+            let mut fixed_uri = match (url.literal(), &kind) {
                 (Some(u), KindPlan::Http | KindPlan::Sse { .. }) => literal_query_uri(u, &query),
                 _ => None,
             };
+            if let Some(u) = fixed_uri.take() {
+                // Credentials in a literal URL become the step's Basic auth, once, here.
+                let (u, auth) = crate::vu::split_userinfo(u)
+                    .map_err(|e| format!("step `{}`: {e}", st.name))?;
+                if let Some(v) = auth {
+                    if !fixed_headers
+                        .iter()
+                        .any(|(k, _)| k == http::header::AUTHORIZATION)
+                        && !headers.iter().any(|(k, _)| k == http::header::AUTHORIZATION)
+                    {
+                        fixed_headers.push((http::header::AUTHORIZATION, v));
+                    }
+                }
+                fixed_uri = Some(u);
+            }
             let fixed_base = match (&body, headers.is_empty()) {
                 (BodyPlan::None | BodyPlan::Fixed(..), true) => {
                     let mut h = http::HeaderMap::with_capacity(fixed_headers.len() + 3);
@@ -780,6 +798,8 @@ pub fn compile(
                 _ => None,
             };
             steps.push(StepPlan {
+                inject_panic: std::env::var_os("THRONG_TEST_PANIC_STEP")
+                    .is_some_and(|v| v.to_str() == Some(st.name.as_str())),
                 fixed_base,
                 fixed_target,
                 id,

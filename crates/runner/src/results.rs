@@ -70,7 +70,7 @@ pub struct Totals {
     pub rps: f64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
-    /// Request service times over every step.
+    /// Request service times over every step, of successful requests only.
     pub latency_ms: LatencySummary,
     /// Iterations cut at the end of the grace period.
     #[serde(default)]
@@ -275,13 +275,53 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
 }
 
 impl RunResults {
-    /// 0 when every threshold held, 1 when one was breached.
+    /// The run's verdict as an exit code: 3 when throng itself failed (an `internal` error:
+    /// a panic contained to its iteration), 1 when a threshold was breached or nothing
+    /// succeeded, 0 otherwise.
     pub fn exit_code(&self) -> u8 {
-        if self.thresholds.iter().all(|t| t.ok) {
+        if self.internal_errors() > 0 {
+            3
+        } else if self.thresholds.iter().all(|t| t.ok) && !self.nothing_succeeded() {
             0
         } else {
             1
         }
+    }
+
+    /// Errors of category `internal`: throng's own failures.
+    pub fn internal_errors(&self) -> u64 {
+        self.errors.get("internal").copied().unwrap_or(0)
+    }
+
+    /// True when no request succeeded: every one failed, or none was made although this
+    /// process had load to run (a segment left without iterations is not a failure).
+    pub fn nothing_succeeded(&self) -> bool {
+        let t = &self.totals;
+        let idle_segment = t.requests == 0 && t.iterations == 0 && self.segment.is_some();
+        t.requests == t.failed_requests && !idle_segment
+    }
+
+    /// Why the run failed apart from thresholds, one line each, for the summary and CI logs.
+    pub fn verdict_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let internal = self.internal_errors();
+        if internal > 0 {
+            out.push(format!(
+                "throng itself failed {internal} time(s) (errors of category `internal`, exit 3): \
+                 each ended its iteration; the messages are in the failures above"
+            ));
+        }
+        if self.nothing_succeeded() {
+            out.push(if self.totals.requests == 0 {
+                "no request was made: the run measured nothing".to_string()
+            } else {
+                format!(
+                    "no request succeeded: all {} failed",
+                    self.totals.requests
+                )
+            });
+        }
+        out
     }
 
     /// The results as pretty JSON.

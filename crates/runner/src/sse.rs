@@ -13,7 +13,7 @@ use crate::http::{Origin, TransportError};
 use crate::metrics::Category;
 use crate::program::StepPlan;
 use crate::stream::{of, Head, Session};
-use crate::vu::{request_size, Shared, StepResult, Vu, MAX_BODY_BYTES};
+use crate::vu::{Shared, StepResult, Vu, MAX_BODY_BYTES};
 
 /// Runs one `sse` step; `events` is how many to read (None: until the stream ends).
 pub(crate) async fn step(
@@ -43,8 +43,10 @@ async fn read(
     let template = |e: String| {
         TransportError::new(Category::Template, format!("cannot build the request: {e}"))
     };
-    let uri = Vu::build_uri(step, ctx).map_err(template)?;
+    let (uri, auth) =
+        crate::vu::split_userinfo(Vu::build_uri(step, ctx).map_err(template)?).map_err(template)?;
     let mut head = Vu::render_headers(step, ctx).map_err(template)?;
+    crate::vu::add_basic_auth(&mut head, auth);
     let origin = Origin::of(&uri)?;
     vu.finish_head(&uri, &origin, &mut head);
     if sh.trace.is_some() {
@@ -54,7 +56,6 @@ async fn read(
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    s.sent += request_size(&Method::GET, &pq, &head, 0) as u64;
     let body = Bytes::new();
     let request = crate::h1::Request {
         method: &Method::GET,

@@ -320,7 +320,7 @@ impl<'a> Session<'a> {
             status,
         });
         rec.messages(self.step.id, &mut self.batch);
-        rec.bytes_sent += self.sent;
+        rec.bytes_sent += self.sent + self.usage.sent;
         rec.bytes_received += self.received;
         rec.conn_opened += self.usage.opened;
         rec.conn_reused += self.usage.reused;

@@ -74,6 +74,12 @@ pub fn render(r: &RunResults) -> String {
         t.rps,
         &t.latency_ms,
     );
+    let _ = writeln!(
+        out,
+        "  (latency columns and latency thresholds: successful requests only, {} of {})",
+        t.requests - t.failed_requests,
+        t.requests
+    );
     streams(&mut out, r, width, multi);
     let _ = writeln!(
         out,
@@ -124,6 +130,13 @@ pub fn render(r: &RunResults) -> String {
             if more > 0 {
                 let _ = writeln!(out, "      … {more} more in the results file");
             }
+        }
+    }
+    let problems = r.verdict_problems();
+    if !problems.is_empty() {
+        let _ = writeln!(out);
+        for p in problems {
+            let _ = writeln!(out, "  FAILED: {p}");
         }
     }
     if !r.thresholds.is_empty() {

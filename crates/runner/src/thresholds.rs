@@ -3,7 +3,8 @@
 //!
 //! Latency percentiles come from the serialized HDR histograms, not from the per-step
 //! summaries: a scope spanning several steps must merge histograms, because averaging
-//! percentiles is wrong.
+//! percentiles is wrong. Those histograms hold successful requests only (see `metrics`),
+//! and a threshold with nothing to measure fails with `no data`.
 
 use hdrhistogram::Histogram;
 use throng_ir::{LatencyStat, Metric, Scope, Threshold};
@@ -18,8 +19,9 @@ pub fn evaluate(thresholds: &[Threshold], results: &RunResults) -> Vec<Threshold
             let actual = measure(t, results);
             let ok = match actual {
                 Some(v) => t.op.holds(v, t.bound),
-                // Nothing measured (no requests in scope): nothing can be breached.
-                None => true,
+                // Nothing measured (no request in scope, or for a latency none that
+                // succeeded): a threshold that saw nothing has not been met.
+                None => false,
             };
             ThresholdResult {
                 expr: t.expr().to_string(),
@@ -210,9 +212,10 @@ mod tests {
         assert!(eval("rps > 11", &r).ok);
         assert!(!eval("step[checkout].checks > 90%", &r).ok);
         assert!(eval("step[list].checks > 90%", &r).ok);
-        // No requests in scope: nothing measured, not a breach.
+        // No requests in scope: nothing measured, which fails as `no data`.
         let none = eval("step[nope].p95 < 1ms", &r);
-        assert!(none.ok && none.actual.is_none());
+        assert!(!none.ok && none.actual.is_none());
+        assert!(!eval("step[nope].error_rate < 1%", &r).ok);
     }
 
     #[test]

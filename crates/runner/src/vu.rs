@@ -91,6 +91,8 @@ pub struct Vu {
     pub(crate) client: Client,
     pub(crate) jar: CookieJar,
     targets: Targets,
+    /// The step the running iteration is in, to attribute a panic to it.
+    at_step: usize,
     rng: SmallRng,
     /// The request timeout, one timer per VU reset per request (created on first use,
     /// inside the runtime): a later deadline only moves the registered entry lazily.
@@ -150,6 +152,68 @@ impl minijinja::value::Object for Vars {
     }
 }
 
+/// Takes credentials out of a URL's authority (`http://user:pw@host/`): the URL without
+/// them, and the `Authorization: Basic` value they make (percent-decoded, as curl sends
+/// them). They never reach `Host`, the connection's origin or a trace's URL.
+pub(crate) fn split_userinfo(uri: Uri) -> Result<(Uri, Option<HeaderValue>), String> {
+    let Some(authority) = uri.authority() else {
+        return Ok((uri, None));
+    };
+    let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
+        return Ok((uri, None));
+    };
+    let (userinfo, host) = (userinfo.to_string(), host.to_string());
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+    let (user, password) = userinfo.split_once(':').unwrap_or((&userinfo, ""));
+    let mut plain = decode(user);
+    plain.push(b':');
+    plain.extend(decode(password));
+    use base64::Engine as _;
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(plain)
+    );
+    let mut parts = uri.into_parts();
+    parts.authority = Some(
+        host.parse()
+            .map_err(|_| format!("invalid host `{host}` after the credentials in a URL"))?,
+    );
+    let uri = Uri::from_parts(parts).map_err(|e| format!("invalid URL: {e}"))?;
+    let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+    Ok((uri, Some(value)))
+}
+
+/// Adds a URL's credentials as `Authorization` unless the step sets one itself.
+pub(crate) fn add_basic_auth(head: &mut HeaderMap, auth: Option<HeaderValue>) {
+    if let Some(v) = auth {
+        head.entry(http::header::AUTHORIZATION).or_insert(v);
+    }
+}
+
+/// The text a panic carried (`panic!("...")` gives a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => (*s).to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_string(),
+    }
+}
+
+/// Records one failed request of category `internal` for `step`.
+pub(crate) fn record_internal(sh: &Shared, step: usize, message: &str) {
+    sh.shards.local().request(RequestRecord {
+        step,
+        service: Duration::ZERO,
+        error: Some((Category::Internal, None, message)),
+        checks_passed: 0,
+        checks_failed: 0,
+        status: None,
+    });
+}
+
 /// Adds `Host` for `uri` to a request head unless it has one.
 pub(crate) fn add_host(uri: &Uri, head: &mut HeaderMap) {
     if !head.contains_key(HOST) {
@@ -188,7 +252,7 @@ pub(crate) fn store_cookies<'a>(
     for v in set_cookies {
         if let Ok(v) = std::str::from_utf8(v) {
             let now = *now.get_or_insert_with(SystemTime::now);
-            jar.store(v, &origin.host, path, now);
+            jar.store(v, &origin.host, path, origin.https, now);
         }
     }
 }
@@ -260,6 +324,7 @@ impl Vu {
             client: Client::new(Some(tls.clone())),
             jar: CookieJar::default(),
             targets: Targets::default(),
+            at_step: 0,
             rng: SmallRng::seed_from_u64(seed(&[run_seed, id])),
             timer: None,
         }
@@ -363,6 +428,7 @@ impl Vu {
             }
         }
         self.jar.clear();
+        self.at_step = scen.steps[0].id;
         let mut ctx = vars.ctx();
         let mut failed = false;
         let last = scen.steps.len().saturating_sub(1);
@@ -373,6 +439,7 @@ impl Vu {
                 self.key[1],
                 step.id as u64 + 1,
             ]));
+            self.at_step = step.id;
             let r = self.step(sh, step, &ctx).await;
             if !r.extracted.is_empty() {
                 for (k, v) in r.extracted {
@@ -401,6 +468,41 @@ impl Vu {
             .local()
             .iteration(scen.index, intended.elapsed(), failed, false);
         IterEnd::Done { failed }
+    }
+
+    /// Ends an iteration that panicked: an `internal` error for the step it was in, the
+    /// iteration failed, and the VU's connections dropped (one may be mid-exchange), so the
+    /// VU can go on with its next iteration.
+    pub(crate) fn crashed(
+        &mut self,
+        sh: &Shared,
+        scenario: usize,
+        intended: Instant,
+        payload: &(dyn std::any::Any + Send),
+    ) -> IterEnd {
+        let step = sh
+            .program
+            .scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .find(|st| st.id == self.at_step)
+            .map_or("?", |st| st.name.as_str());
+        let why = panic_message(payload);
+        record_internal(
+            sh,
+            self.at_step,
+            &format!(
+                "throng panicked in step `{step}` and abandoned the iteration: {why} \
+                 (a bug in throng, not in the target: please report it)"
+            ),
+        );
+        self.client = Client::new(Some(sh.tls.clone()));
+        self.targets = Targets::default();
+        self.timer = None;
+        sh.shards
+            .local()
+            .iteration(scenario, intended.elapsed(), true, false);
+        IterEnd::Done { failed: true }
     }
 
     /// The step's headers: literal ones as compiled, templated ones rendered.
@@ -523,13 +625,25 @@ impl Vu {
     }
 
     async fn http_step(&mut self, sh: &Shared, step: &StepPlan, ctx: &Value) -> StepResult {
+        if step.inject_panic {
+            panic!("injected by THRONG_TEST_PANIC_STEP for step `{}`", step.name);
+        }
         let start = Instant::now();
         let mut usage = ConnUse::default();
-        let mut sent: u64 = 0;
         let mut received: u64 = 0;
 
         let prepared = (|| -> Result<(Uri, Option<HeaderMap>, Bytes), String> {
-            let uri = Vu::build_uri(step, ctx)?;
+            let (uri, auth) = split_userinfo(Vu::build_uri(step, ctx)?)?;
+            if let (Some(base), Some(_)) = (&step.fixed_base, &auth) {
+                // A templated URL that carried credentials: the compiled head plus them.
+                let mut headers = base.clone();
+                add_basic_auth(&mut headers, auth);
+                let body = match &step.body {
+                    BodyPlan::Fixed(b, _) => b.clone(),
+                    _ => Bytes::new(),
+                };
+                return Ok((uri, Some(headers), body));
+            }
             if step.fixed_base.is_some() {
                 // The head is the step's own, prepared at compile time.
                 let body = match &step.body {
@@ -539,6 +653,7 @@ impl Vu {
                 return Ok((uri, None, body));
             }
             let mut headers = Vu::render_headers(step, ctx)?;
+            add_basic_auth(&mut headers, auth);
             let (body, ct) = Vu::build_body(step, ctx, &mut self.rng)?;
             if let Some(ct) = ct {
                 if !headers.contains_key(CONTENT_TYPE) {
@@ -595,7 +710,6 @@ impl Vu {
             headers,
             body,
             &mut usage,
-            &mut sent,
             &mut received,
             capture.as_mut(),
         );
@@ -811,7 +925,7 @@ impl Vu {
             checks_failed,
             status,
         });
-        rec.bytes_sent += sent;
+        rec.bytes_sent += usage.sent;
         rec.bytes_received += received;
         rec.conn_opened += usage.opened;
         rec.conn_reused += usage.reused;
@@ -829,7 +943,6 @@ impl Vu {
         headers: Option<HeaderMap>,
         mut body: Bytes,
         usage: &mut ConnUse,
-        sent: &mut u64,
         received: &mut u64,
         mut capture: Option<&mut Capture>,
     ) -> Result<(crate::h1::Head, Option<Bytes>, Uri), TransportError> {
@@ -842,7 +955,11 @@ impl Vu {
             .as_ref()
             .or(step.fixed_base.as_ref())
             .unwrap_or(&empty);
-        let user_host = base.contains_key(HOST);
+        let mut user_host = base.contains_key(HOST);
+        // The head of a redirected request, when it differs from the step's (credentials kept
+        // from another origin, body headers dropped with the body); None: the step's.
+        let mut redirected: Option<HeaderMap> = None;
+        let mut first_origin: Option<Origin> = None;
         loop {
             // The first request to a fixed URL uses what was computed at compile time.
             let fixed = match (hops, &headers) {
@@ -858,14 +975,13 @@ impl Vu {
                         .cloned()
                         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
                     let host = (!user_host).then_some(&target.host);
-                    (&target.origin, pq, base, host)
+                    (&target.origin, pq, redirected.as_ref().unwrap_or(base), host)
                 }
             };
+            if hops == 0 && step.follow_redirects {
+                first_origin = Some(origin.clone());
+            }
             let cookie = cookie_header(&self.jar, &uri, origin);
-            let beside = |v: Option<&HeaderValue>, name: usize| v.map_or(0, |v| v.len() + name + 4);
-            *sent += (request_size(&method, &pq, head, body.len())
-                + beside(host, 4)
-                + beside(cookie.as_ref(), 6)) as u64;
             if let Some(c) = capture.as_deref_mut() {
                 let mut headers = head.clone();
                 if let Some(v) = host {
@@ -906,10 +1022,27 @@ impl Vu {
                     let (_, n) = self.client.read_body(origin, false, MAX_BODY_BYTES).await?;
                     *received += n;
                     hops += 1;
-                    if status == 303 || (matches!(status, 301 | 302) && method == Method::POST) {
-                        if method != Method::HEAD {
-                            method = Method::GET;
+                    let redirect = Redirect::of(status, &method);
+                    let foreign = Origin::of(&next).ok() != first_origin;
+                    if redirect.to_get || foreign {
+                        let mut h = redirected.take().unwrap_or_else(|| base.clone());
+                        if redirect.to_get {
+                            for name in BODY_HEADERS {
+                                h.remove(name);
+                            }
                         }
+                        if foreign {
+                            for name in CREDENTIAL_HEADERS {
+                                h.remove(name);
+                            }
+                            // The step's own Host names the first origin, not this one.
+                            h.remove(HOST);
+                            user_host = false;
+                        }
+                        redirected = Some(h);
+                    }
+                    if redirect.to_get {
+                        method = redirect.method;
                         body = Bytes::new();
                     }
                     uri = next;
@@ -933,6 +1066,10 @@ impl Vu {
             let keep = step.needs_body || status >= 400 || status_fails || capture.is_some();
             let (bytes, n) = self.client.read_body(origin, keep, MAX_BODY_BYTES).await?;
             *received += n;
+            let bytes = match (bytes, resp.get("content-encoding")) {
+                (Some(b), Some(coding)) => Some(decoded(coding, b, step.needs_body)?),
+                (b, _) => b,
+            };
             return Ok((resp, bytes, uri));
         }
     }
@@ -987,27 +1124,78 @@ impl Vu {
     }
 }
 
-/// Resolves a `Location` header against the URL it came from.
+/// A kept body as checks and extractors read it: decoded from its `Content-Encoding`
+/// (bounded by [`MAX_BODY_BYTES`]; `received` has already counted the wire bytes). A body
+/// that cannot be decoded fails the request only when something needs its content; kept
+/// for a trace or a failure snippet, it stays as it came.
+fn decoded(coding: &[u8], body: Bytes, needed: bool) -> Result<Bytes, TransportError> {
+    match crate::decode::decode(coding, &body, MAX_BODY_BYTES) {
+        Ok(Some(plain)) => Ok(plain),
+        Ok(None) => Ok(body),
+        Err(e @ crate::decode::DecodeError::TooLarge { .. }) => {
+            Err(TransportError::new(Category::BodyTooLarge, e.to_string()))
+        }
+        Err(_) if !needed => Ok(body),
+        Err(e) => Err(TransportError::new(Category::Protocol, e.to_string())),
+    }
+}
+
+/// Headers that describe a request body, dropped with the body when a redirect turns the
+/// request into a GET (as the Fetch standard's "request-body-header names").
+const BODY_HEADERS: [http::HeaderName; 5] = [
+    CONTENT_TYPE,
+    http::header::CONTENT_LENGTH,
+    http::header::CONTENT_ENCODING,
+    http::header::CONTENT_LANGUAGE,
+    http::header::CONTENT_LOCATION,
+];
+
+/// Headers that carry credentials for one origin: never sent on to another one by a
+/// redirect (browsers and curl drop them; the jar's cookies follow its own domain rules).
+const CREDENTIAL_HEADERS: [http::HeaderName; 3] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+    COOKIE,
+];
+
+/// What a redirect does to the request's method, as browsers and curl do it: 303 makes
+/// anything but HEAD a GET; 301 and 302 turn a POST into a GET; 307 and 308 keep both the
+/// method and the body.
+struct Redirect {
+    to_get: bool,
+    method: Method,
+}
+
+impl Redirect {
+    fn of(status: u16, method: &Method) -> Redirect {
+        let to_get = match status {
+            303 => *method != Method::GET && *method != Method::HEAD,
+            301 | 302 => *method == Method::POST,
+            _ => false,
+        };
+        Redirect {
+            to_get,
+            method: if to_get {
+                Method::GET
+            } else {
+                method.clone()
+            },
+        }
+    }
+}
+
+/// Resolves a `Location` header against the URL it came from, by RFC 3986 §5.2 (dot
+/// segments removed); credentials in it are not kept.
 fn resolve(base: &Uri, location: &str) -> Option<Uri> {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return location.parse().ok();
+    let base = url::Url::parse(&base.to_string()).ok()?;
+    let mut next = base.join(location.trim()).ok()?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return None;
     }
-    let scheme = base.scheme_str()?;
-    let authority = base.authority()?.as_str();
-    if let Some(rest) = location.strip_prefix("//") {
-        return format!("{scheme}://{rest}").parse().ok();
-    }
-    if location.starts_with('/') {
-        return format!("{scheme}://{authority}{location}").parse().ok();
-    }
-    let path = base.path();
-    let dir = &path[..path.rfind('/').map(|i| i + 1).unwrap_or(0)];
-    format!(
-        "{scheme}://{authority}{}{location}",
-        if dir.is_empty() { "/" } else { dir }
-    )
-    .parse()
-    .ok()
+    let _ = next.set_username("");
+    let _ = next.set_password(None);
+    next.set_fragment(None);
+    next.as_str().parse().ok()
 }
 
 /// Bytes of a request head and body on the wire, from its parts.
@@ -1072,5 +1260,52 @@ mod tests {
             "http://o/z"
         );
         assert_eq!(resolve(&base, "//o2/z").unwrap().to_string(), "http://o2/z");
+        // RFC 3986 §5.4's examples, from the base http://a/b/c/d;p?q.
+        let base: Uri = "http://a/b/c/d;p?q".parse().unwrap();
+        for (location, want) in [
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            ("g/../h", "http://a/b/c/h"),
+            ("./g/.", "http://a/b/c/g/"),
+        ] {
+            assert_eq!(resolve(&base, location).unwrap().to_string(), want, "{location}");
+        }
+        assert!(resolve(&base, "ftp://x/y").is_none());
+        assert_eq!(
+            resolve(&base, "http://u:p@o/z").unwrap().to_string(),
+            "http://o/z"
+        );
+    }
+
+    #[test]
+    fn redirect_methods_follow_browsers() {
+        let post = Method::POST;
+        for (status, method, get) in [
+            (301, &post, true),
+            (302, &post, true),
+            (303, &post, true),
+            (303, &Method::PUT, true),
+            (303, &Method::HEAD, false),
+            (302, &Method::PUT, false),
+            (307, &post, false),
+            (308, &post, false),
+        ] {
+            let r = Redirect::of(status, method);
+            assert_eq!(r.to_get, get, "{status} {method}");
+            assert_eq!(r.method, if get { Method::GET } else { method.clone() });
+        }
     }
 }

@@ -37,7 +37,10 @@ pub(crate) async fn step(
 
 /// The socket's URL: the rendered URL with its query, `http`/`https` read as `ws`/`wss`
 /// (so `{{ base_url }}/ws` works), and the origin to connect to.
-fn ws_uri(step: &StepPlan, ctx: &Value) -> Result<(Uri, Origin), TransportError> {
+fn ws_uri(
+    step: &StepPlan,
+    ctx: &Value,
+) -> Result<(Uri, Origin, Option<http::HeaderValue>), TransportError> {
     let template = |e: String| {
         TransportError::new(Category::Template, format!("cannot build the request: {e}"))
     };
@@ -65,10 +68,15 @@ fn ws_uri(step: &StepPlan, ctx: &Value) -> Result<(Uri, Origin), TransportError>
         TransportError::new(Category::Protocol, format!("invalid URL `{url}`: {e}"))
     };
     let uri: Uri = format!("{ws}{rest}").parse().map_err(bad)?;
-    let http: Uri = format!("{}{rest}", if ws == "ws" { "http" } else { "https" })
-        .parse()
-        .map_err(bad)?;
-    Ok((uri, Origin::of(&http)?))
+    let (uri, auth) = crate::vu::split_userinfo(uri).map_err(template)?;
+    let http: Uri = format!(
+        "{}://{}",
+        if ws == "ws" { "http" } else { "https" },
+        uri.authority().map_or("", |a| a.as_str())
+    )
+    .parse()
+    .map_err(bad)?;
+    Ok((uri, Origin::of(&http)?, auth))
 }
 
 fn classify(e: &WsError) -> Category {
@@ -91,7 +99,7 @@ async fn session(
 ) -> Result<(), TransportError> {
     let deadline = s.deadline();
     let timeout = throng_ir::format_duration(step.timeout);
-    let (uri, origin) = ws_uri(step, ctx)?;
+    let (uri, origin, auth) = ws_uri(step, ctx)?;
     if origin.https {
         return Err(TransportError::new(
             Category::Tls,
@@ -101,6 +109,7 @@ async fn session(
     let mut head = Vu::render_headers(step, ctx).map_err(|e| {
         TransportError::new(Category::Template, format!("cannot build the request: {e}"))
     })?;
+    crate::vu::add_basic_auth(&mut head, auth);
     vu.finish_head(&uri, &origin, &mut head);
     let mut request = (&uri)
         .into_client_request()
@@ -115,7 +124,8 @@ async fn session(
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    s.sent += request_size(&http::Method::GET, &pq, request.headers(), 0) as u64;
+    // Counted once a connection takes the handshake: bytes that reached no socket are not sent.
+    let handshake_size = request_size(&http::Method::GET, &pq, request.headers(), 0) as u64;
     if sh.trace.is_some() {
         s.traced = Some((uri.to_string(), request.headers().clone()));
     }
@@ -125,6 +135,7 @@ async fn session(
         .await
         .map_err(|_| timed_out("no connection"))??;
     s.usage.opened += 1;
+    s.sent += handshake_size;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_BODY_BYTES))
         .max_frame_size(Some(MAX_BODY_BYTES));
