@@ -34,6 +34,8 @@ pub struct Inferred {
 }
 
 /// Request headers the client computes itself or that only add noise to a replay.
+/// `accept-encoding` is not one: kept as recorded, servers answer compressed as they did for
+/// the browser (the runner decodes gzip, deflate, br and zstd).
 const DROP_HEADERS: &[&str] = &[
     "host",
     "content-length",
@@ -57,7 +59,6 @@ const DROP_HEADERS: &[&str] = &[
     "purpose",
     "x-client-data",
     "postman-token",
-    "accept-encoding",
     "referer",
     "accept-language",
     "expect",

@@ -1,5 +1,5 @@
 //! Small text helpers the HAR front end needs and the workspace has no crate for:
-//! URL splitting, percent and HTML decoding, RFC 3339 timestamps.
+//! URL splitting, percent and HTML decoding, RFC 3339 timestamps, char-boundary-safe cuts.
 
 /// A URL split into the parts the compiler templates separately.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +149,8 @@ pub fn html_unescape(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let Some(end) = rest[..rest.len().min(12)].find(';') else {
+        // An entity is short: look for its `;` in the next few bytes, cut on a character.
+        let Some(end) = prefix_bytes(rest, 12).find(';') else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -181,6 +182,25 @@ pub fn html_unescape(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The largest character boundary of `s` at or below byte `i` (`str::floor_char_boundary`,
+/// which is not stable yet); `s.len()` if `i` is past the end.
+pub fn floor_char_boundary(s: &str, i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    // A UTF-8 character is at most 4 bytes, so a boundary is at most 3 bytes back.
+    (i.saturating_sub(3)..=i)
+        .rev()
+        .find(|&j| s.is_char_boundary(j))
+        .unwrap_or(0)
+}
+
+/// `s` cut to at most `max` bytes on a character boundary: the one way this crate truncates
+/// user text by bytes (`&s[..max]` panics inside a multi-byte character).
+pub fn prefix_bytes(s: &str, max: usize) -> &str {
+    &s[..floor_char_boundary(s, max)]
 }
 
 /// Milliseconds since the epoch for an RFC 3339 / ISO 8601 timestamp such as
@@ -277,6 +297,68 @@ mod tests {
             ]
         );
         assert_eq!(form_encode("a b&é"), "a+b%26%C3%A9");
+    }
+
+    #[test]
+    fn html_entities_next_to_multibyte_characters() {
+        // `&` and 10 letters, then `é` across the 12-byte window: was a panic.
+        assert_eq!(html_unescape("&aaaaaaaaaaé;"), "&aaaaaaaaaaé;");
+        assert_eq!(html_unescape("x&aaaaaaaaaaé;&amp;"), "x&aaaaaaaaaaé;&");
+        assert_eq!(html_unescape("&éé&#233;&#x263A;"), "&ééé☺");
+        assert_eq!(
+            html_unescape("&\u{1F600}\u{1F600}\u{1F600};&lt;"),
+            "&\u{1F600}\u{1F600}\u{1F600};<"
+        );
+        assert_eq!(html_unescape("caf&eacute;&"), "caf&eacute;&");
+        // Every cut of a text full of entities and multi-byte characters.
+        let text = "&amp;é&aaaaaaaaaaa☺;&#x1F600;ü&lt;&";
+        for (i, _) in text.char_indices() {
+            html_unescape(&text[i..]);
+        }
+    }
+
+    #[test]
+    fn cuts_fall_on_character_boundaries() {
+        let s = "aé☺\u{1F600}";
+        assert_eq!(prefix_bytes(s, 0), "");
+        assert_eq!(prefix_bytes(s, 1), "a");
+        assert_eq!(prefix_bytes(s, 2), "a");
+        assert_eq!(prefix_bytes(s, 3), "aé");
+        assert_eq!(prefix_bytes(s, 5), "aé");
+        assert_eq!(prefix_bytes(s, 6), "aé☺");
+        assert_eq!(prefix_bytes(s, 9), "aé☺");
+        assert_eq!(prefix_bytes(s, 10), s);
+        assert_eq!(prefix_bytes(s, 100), s);
+        for i in 0..=s.len() + 1 {
+            let j = floor_char_boundary(s, i);
+            assert!(j <= i.min(s.len()) && s.is_char_boundary(j), "{i} -> {j}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding_leaves_broken_escapes_before_multibyte_characters() {
+        assert_eq!(percent_decode("%aé"), "%aé");
+        assert_eq!(percent_decode("%é"), "%é");
+        assert_eq!(percent_decode("é%C3%A9%"), "éé%");
+        assert_eq!(percent_decode("%+1"), "%+1");
+        assert_eq!(percent_decode("%C3"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn urls_with_multibyte_characters() {
+        let u = Url::parse("https://Bücher.example/straße/ü?q=é#frag").unwrap();
+        assert_eq!(u.authority, "bücher.example");
+        assert_eq!(u.path, "/straße/ü");
+        assert_eq!(u.join("é").unwrap().path, "/straße/é");
+        assert_eq!(Url::parse("é://x"), None);
+        assert_eq!(Url::parse("http://[é]:1/").unwrap().host(), "é");
+        assert_eq!(
+            parse_rfc3339_ms("2019-04-19T14:14:14.é"),
+            parse_rfc3339_ms("2019-04-19T14:14:14")
+        );
+        assert_eq!(parse_rfc3339_ms("2019-04-19T14:14:14+é"), None);
+        assert_eq!(parse_rfc3339_ms("2019-0é-19"), None);
+        assert_eq!(registrable_domain("a.bücher.co.uk"), "bücher.co.uk");
     }
 
     #[test]

@@ -35,6 +35,7 @@ fn bad_spec_messages() {
         "openapi-ref-missing-file.yaml",
         "openapi-ref-dev-zero.yaml",
         "swagger2-broken-definitions-ref.yaml",
+        "openapi-ref-percent-multibyte.yaml",
     ];
     let messages: Vec<String> = files
         .iter()

@@ -257,3 +257,107 @@ fn every_unit_fixture_compiles_deterministically() {
         assert_eq!(compiled(&n).yaml, compiled(&n).yaml, "{n}");
     }
 }
+
+/// A HAR of GETs to `https://app.example.test`, one per `(path, accept-encoding)`.
+fn har_with_encodings(requests: &[(&str, Option<&str>)]) -> String {
+    let entries: Vec<serde_json::Value> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, (path, enc))| {
+            let mut headers =
+                vec![serde_json::json!({"name": "Accept", "value": "application/json"})];
+            if let Some(enc) = enc {
+                headers.push(serde_json::json!({"name": "Accept-Encoding", "value": enc}));
+            }
+            serde_json::json!({
+                "startedDateTime": format!("2024-05-01T10:00:0{i}.000Z"),
+                "time": 10,
+                "request": {"method": "GET", "url": format!("https://app.example.test{path}"),
+                    "httpVersion": "HTTP/2", "headers": headers, "queryString": [],
+                    "cookies": [], "headersSize": -1, "bodySize": -1},
+                "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/2",
+                    "headers": [{"name": "Content-Type", "value": "application/json"},
+                                {"name": "Content-Encoding", "value": "br"}],
+                    "cookies": [],
+                    "content": {"size": 2, "mimeType": "application/json", "text": "{}"},
+                    "redirectURL": "", "headersSize": -1, "bodySize": -1},
+                "cache": {}, "timings": {"send": 1, "wait": 8, "receive": 1}
+            })
+        })
+        .collect();
+    serde_json::json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
+        "entries": entries}})
+    .to_string()
+}
+
+fn header<'a>(
+    headers: &'a indexmap::IndexMap<String, throng_ir::Template>,
+    name: &str,
+) -> Option<&'a str> {
+    headers.get(name).map(|t| t.source())
+}
+
+#[test]
+fn accept_encoding_is_kept_as_recorded() {
+    // Sent alike by every step: once, in `defaults.headers`.
+    let enc = "gzip, deflate, br, zstd";
+    let har = har_with_encodings(&[("/a", Some(enc)), ("/b", Some(enc)), ("/c", Some(enc))]);
+    let c = throng_compiler::compile_bytes(har.as_bytes(), "enc.har", &CompileOptions::default())
+        .unwrap();
+    let p = plan(&c);
+    assert_eq!(
+        header(&p.defaults.headers, "accept-encoding"),
+        Some(enc),
+        "{}",
+        c.yaml
+    );
+    for s in &p.scenarios[0].steps {
+        assert_eq!(
+            header(&s.request.headers, "accept-encoding"),
+            None,
+            "{}",
+            c.yaml
+        );
+    }
+
+    // Different per step (or absent from one): on each step that sent it, as sent.
+    let har = har_with_encodings(&[("/a", Some(enc)), ("/b", Some("identity")), ("/c", None)]);
+    let c = throng_compiler::compile_bytes(har.as_bytes(), "enc.har", &CompileOptions::default())
+        .unwrap();
+    let p = plan(&c);
+    assert_eq!(
+        header(&p.defaults.headers, "accept-encoding"),
+        None,
+        "{}",
+        c.yaml
+    );
+    let steps = &p.scenarios[0].steps;
+    assert_eq!(
+        header(&steps[0].request.headers, "accept-encoding"),
+        Some(enc),
+        "{}",
+        c.yaml
+    );
+    assert_eq!(
+        header(&steps[1].request.headers, "accept-encoding"),
+        Some("identity"),
+        "{}",
+        c.yaml
+    );
+    assert_eq!(
+        header(&steps[2].request.headers, "accept-encoding"),
+        None,
+        "{}",
+        c.yaml
+    );
+}
+
+#[test]
+fn html_entity_next_to_a_multibyte_character_compiles() {
+    // `&aaaaaaaaaaé;` in an attribute value: the entity decoder cut `é` in two (a panic).
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bad/html-entity-multibyte.har");
+    let c = compile(&path, &CompileOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    plan(&c);
+    assert!(c.yaml.contains("accept-encoding"), "{}", c.yaml);
+}

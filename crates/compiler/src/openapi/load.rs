@@ -930,28 +930,11 @@ pub(crate) fn resolve_pointer<'a>(doc: &'a Value, r: &str) -> Option<&'a Value> 
         return Some(doc);
     }
     doc.pointer(p).or_else(|| {
-        // Pointers with percent-encoded characters (`%7B` in paths).
-        let decoded = percent_decode(p);
+        // Pointers with percent-encoded characters (`%7B` in paths); a `%` not followed by
+        // two hex digits (`%aé`) stays as it is.
+        let decoded = crate::util::percent_decode(p);
         doc.pointer(&decoded)
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Follows `$ref` chains (non-schema objects: parameters, responses, links, bodies).
@@ -1017,5 +1000,31 @@ fn index_ids(
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_with_percent_signs_before_multibyte_characters() {
+        let doc = json!({"components": {"schemas": {"é": {"type": "string"}, "%aé": {"type": "integer"}, "{id}": {}}}});
+        // `%` then a non-ASCII character: not an escape, looked up as written (was a panic).
+        assert_eq!(
+            resolve_pointer(&doc, "#/components/schemas/%aé"),
+            Some(&json!({"type": "integer"}))
+        );
+        assert_eq!(resolve_pointer(&doc, "#/components/schemas/%é"), None);
+        assert_eq!(resolve_pointer(&doc, "#/components/schemas/%"), None);
+        assert_eq!(
+            resolve_pointer(&doc, "#/components/schemas/%C3%A9"),
+            Some(&json!({"type": "string"}))
+        );
+        assert_eq!(
+            resolve_pointer(&doc, "#/components/schemas/%7Bid%7D"),
+            Some(&json!({}))
+        );
+        assert_eq!(resolve_pointer(&doc, "#/components/schemas/%C3"), None);
     }
 }

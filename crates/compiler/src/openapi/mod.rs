@@ -997,7 +997,8 @@ fn status_text(codes: &[String]) -> String {
         let class = codes
             .iter()
             .find(|c| c.contains('X'))
-            .map(|c| c[..1].to_string())
+            .and_then(|c| c.chars().next())
+            .map(String::from)
             .unwrap_or_else(|| "2".into());
         return format!("{class}xx");
     }
