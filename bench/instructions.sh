@@ -79,5 +79,5 @@ for rev in "${revs[@]}"; do
   journey=$(STEPS=10 per_request "$bin" journey fixtures/scenarios/shop-journey.yaml --base-url "$shop" --vus 10)
   kill "$SHOP_PID" 2>/dev/null; wait "$SHOP_PID" 2>/dev/null || true; SHOP_PID=
   printf '%-14s %14s %14s\n' "${rev:0:14}" "$one" "$journey"
-  [ -n "${THRONG:-}" ] && break
+  if [ -n "${THRONG:-}" ]; then break; fi
 done

@@ -755,39 +755,6 @@ fn validate_scenario_just_under_the_size_limit() {
     }
 }
 
-/// Found by the `template` fuzz target (fuzz/README.md, third round): the raw artifact
-/// `fixtures/bad/fuzz/template-tuple-repeat-print.j2`, `(s,(s,0) * 1010) * 102000` printed in
-/// a URL. `render_bounded` refuses it ("rendered text is larger than 1048576 bytes"), but only
-/// after ~12 s and ~1.3 GB peak RSS (debug build). The fix belongs to throng-ir; then wrap the
-/// template as `fixtures/bad/fuzz/template-tuple-repeat-print.yaml` and drop this test.
-#[test]
-#[ignore = "waiting on throng-ir: printing a repeated tuple takes > 1 GB before the 1 MiB cap"]
-fn run_template_tuple_repeat_print() {
-    let template = std::fs::read_to_string(bad_dir().join("fuzz/template-tuple-repeat-print.j2"))
-        .expect("artifact");
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "version: 1\nname: tuple-repeat\nvars:\n  s: x\nscenarios:\n  - name: s\n    steps:\n      - name: a\n        request:\n          url: \"http://127.0.0.1:9/{}\"\n",
-        template.trim()
-    );
-    let path = write(
-        dir.path(),
-        "template-tuple-repeat-print.yaml",
-        text.as_bytes(),
-    );
-    let out = throng([
-        OsStr::new("run"),
-        path.as_os_str(),
-        OsStr::new("--vus"),
-        OsStr::new("1"),
-        OsStr::new("--iterations"),
-        OsStr::new("1"),
-        OsStr::new("--quiet"),
-    ]);
-    assert_bounded(&out, "run template-tuple-repeat-print.yaml");
-    assert!(matches!(out.code, Some(0..=2)), "{}", out.describe());
-}
-
 // --- regressions found by the fuzzers ---
 
 /// Output bound for the fuzz regressions: a message may quote the input, not explode it.

@@ -261,7 +261,10 @@ fn every_misbehaviour_is_survived_and_categorized() {
     // the timeouts are judged by the iterations: two steps may take their 2 s each, the
     // rest fail at once.
     let iteration_max = r["totals"]["iteration_latency_ms"]["max"].as_f64().unwrap();
-    assert!(iteration_max < 7_000.0, "an iteration took {iteration_max} ms");
+    assert!(
+        iteration_max < 7_000.0,
+        "an iteration took {iteration_max} ms"
+    );
     let healthy = step("still healthy");
     assert_eq!(healthy["requests"], 4, "{healthy:#}");
     assert_eq!(healthy["failed"], 0, "{healthy:#}");

@@ -155,8 +155,11 @@ fn read_until_head(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
 
 /// A response with `extra` header lines (each ending in `\r\n`) and a body.
 fn response(status: &str, extra: &str, body: &[u8]) -> Vec<u8> {
-    let mut out =
-        format!("HTTP/1.1 {status}\r\n{extra}content-length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\n{extra}content-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     out.extend_from_slice(body);
     out
 }
@@ -232,18 +235,23 @@ fn a_panic_fails_its_iteration_the_vu_goes_on_and_the_run_exits_3() {
         "{boom:#}"
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("FAILED: throng itself failed 10 time(s)"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED: throng itself failed 10 time(s)"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn a_huge_max_age_is_clamped_not_a_panic() {
-    let server = Server::start(|req| match req.path.as_str() {
+    let server = Server::start(|req| {
+        match req.path.as_str() {
         "/set" => response(
             "200 OK",
             "set-cookie: big=1; Max-Age=9223372036854775807\r\nset-cookie: bigger=2; Max-Age=99999999999999999999999\r\nset-cookie: far=3; Expires=Fri, 31 Dec 9999 23:59:59 GMT\r\n",
             b"set",
         ),
         _ => ok("seen"),
+    }
     });
     let (_dir, file) = scenario(&format!(
         "version: 1\nname: cookies\nscenarios:\n  - name: s\n    steps:\n      \
@@ -349,7 +357,8 @@ fn redirects_behave_as_browsers_and_curl_do() {
             first.url()
         )
     };
-    let mut yaml = String::from("version: 1\nname: redirects\nscenarios:\n  - name: s\n    steps:\n");
+    let mut yaml =
+        String::from("version: 1\nname: redirects\nscenarios:\n  - name: s\n    steps:\n");
     for (name, path, method) in [
         ("cross origin", "/go-away", "POST"),
         ("relative", "/a/b/go-relative", "PUT"),
@@ -371,7 +380,12 @@ fn redirects_behave_as_browsers_and_curl_do() {
     for l in &landed {
         assert_eq!(l.method, "GET", "{l:?}");
         assert!(l.body.is_empty(), "{l:?}");
-        for h in ["authorization", "proxy-authorization", "cookie", "content-type"] {
+        for h in [
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "content-type",
+        ] {
             assert!(l.header(h).is_none(), "{h} reached the other origin: {l:?}");
         }
         assert_eq!(l.header("host"), Some(&other.url()["http://".len()..]));
@@ -395,14 +409,19 @@ fn redirects_behave_as_browsers_and_curl_do() {
         let s = seen(path);
         assert_eq!(s.method, method, "{path}: {s:?}");
         assert_eq!(s.body, body, "{path}: {s:?}");
-        assert_eq!(s.header("content-length").is_some(), !body.is_empty(), "{s:?}");
+        assert_eq!(
+            s.header("content-length").is_some(),
+            !body.is_empty(),
+            "{s:?}"
+        );
         assert_eq!(s.header("authorization"), Some("Bearer s3cret"), "{s:?}");
     }
 }
 
 #[test]
 fn cookies_follow_rfc_6265bis() {
-    let server = Server::start(|req| match req.path.as_str() {
+    let server = Server::start(|req| {
+        match req.path.as_str() {
         "/login" => response(
             "200 OK",
             "set-cookie: sid=abc; Path=/\r\nset-cookie: q=\"v1\"; Path=/\r\nset-cookie: sec=1; Secure; Path=/\r\n",
@@ -414,6 +433,7 @@ fn cookies_follow_rfc_6265bis() {
             b"out",
         ),
         _ => ok("seen"),
+    }
     });
     let (_dir, file) = scenario(&format!(
         "version: 1\nname: jar\nscenarios:\n  - name: s\n    steps:\n      \
@@ -435,7 +455,10 @@ fn cookies_follow_rfc_6265bis() {
     }
     for s in server.seen_at("/out") {
         let c = s.header("cookie").unwrap_or_default();
-        assert!(!c.contains("sid"), "the dashed-date Expires deleted sid: {c}");
+        assert!(
+            !c.contains("sid"),
+            "the dashed-date Expires deleted sid: {c}"
+        );
         assert!(c.contains("q=\"v1\""), "{c}");
     }
 }
@@ -456,13 +479,15 @@ fn a_public_suffix_domain_is_refused() {
         eprintln!("skipped: unshare -m is not available");
         return;
     }
-    let server = Server::start(|req| match req.path.as_str() {
+    let server = Server::start(|req| {
+        match req.path.as_str() {
         "/set" => response(
             "200 OK",
             "set-cookie: suffix=1; Domain=com; Path=/\r\nset-cookie: site=1; Domain=example.com; Path=/\r\nset-cookie: host=1; Path=/\r\n",
             b"set",
         ),
         _ => ok("seen"),
+    }
     });
     let base = format!("http://shop.example.com:{}", server.port);
     let (dir, file) = scenario(&format!(
@@ -498,7 +523,10 @@ fn a_public_suffix_domain_is_refused() {
 
 #[test]
 fn compressed_bodies_are_decoded_for_checks_and_counted_on_the_wire() {
-    let json = format!(r#"{{"ok": true, "id": "abc-123", "pad": "{}"}}"#, ".".repeat(20_000));
+    let json = format!(
+        r#"{{"ok": true, "id": "abc-123", "pad": "{}"}}"#,
+        ".".repeat(20_000)
+    );
     let json = json.as_bytes();
     let encodings: Vec<(&str, Vec<u8>)> = vec![
         ("gzip", {

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(bad(format!("cannot merge: {at}{e}")));
         }
     };
-    let missing = throng_runner::results::missing_segments(&merged);
+    let missing = throng_runner::merge::missing_segments(&merged);
     if !missing.is_empty() {
         eprintln!(
             "warning: segment{} {} missing: these results cover only part of the load",

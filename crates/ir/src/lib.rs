@@ -10,6 +10,7 @@
 //! runner executes it.
 
 pub mod check;
+pub mod codec;
 pub mod envfile;
 pub mod extract;
 pub mod load;

@@ -249,20 +249,92 @@ fn has(kind: &str, name: &str) -> bool {
 /// The filters every template may apply: minijinja's builtins (with `urlencode` and
 /// `tojson`). Kept for "did you mean" hints and README; [`has`] asks the environment.
 pub const FILTERS: &[&str] = &[
-    "abs", "attr", "batch", "bool", "capitalize", "chain", "count", "d", "default", "dictsort",
-    "e", "escape", "first", "float", "format", "groupby", "indent", "int", "items", "join",
-    "last", "length", "lines", "list", "lower", "map", "max", "min", "pprint", "reject",
-    "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "slice",
-    "sort", "split", "string", "sum", "title", "tojson", "trim", "unique", "upper", "urlencode",
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
     "zip",
 ];
 
 /// The tests every template may apply (`x is number`).
 pub const TESTS: &[&str] = &[
-    "boolean", "defined", "divisibleby", "endingwith", "eq", "escaped", "even", "false",
-    "filter", "float", "ge", "gt", "in", "int", "integer", "iterable", "le", "lower", "lt",
-    "mapping", "ne", "none", "number", "odd", "safe", "sameas", "sequence", "startingwith",
-    "string", "test", "true", "undefined", "upper",
+    "boolean",
+    "defined",
+    "divisibleby",
+    "endingwith",
+    "eq",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "gt",
+    "in",
+    "int",
+    "integer",
+    "iterable",
+    "le",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "safe",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
 ];
 
 fn describe(e: &JinjaError) -> String {
@@ -602,6 +674,13 @@ pub fn environment(env_overlay: Arc<HashMap<String, String>>) -> Environment<'st
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_auto_escape_callback(|_| AutoEscape::None);
+    // A printed value is measured before it is formatted: minijinja writes a sequence's
+    // whole text before the capped output can refuse it, so `{{ ((s,(s,0)*1010)*102000) }}`
+    // would build a gigabyte of text in one instruction that fuel cannot stop.
+    env.set_formatter(|out, state, value| {
+        check_value_size(value).map_err(|e| JinjaError::new(ErrorKind::InvalidOperation, e))?;
+        minijinja::escape_formatter(out, state, value)
+    });
     env.add_function("uuid", random_uuid);
     env.add_function("timestamp", || {
         std::time::SystemTime::now()

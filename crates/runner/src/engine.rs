@@ -15,8 +15,8 @@ use tokio::task::JoinSet;
 use futures_util::FutureExt;
 use hdrhistogram::Histogram;
 
-use crate::metrics::Recorder;
-use crate::results::{decode_histogram, encode_histogram, new_histogram, TimelinePoint};
+use crate::report::metrics::Recorder;
+use crate::report::results::{decode_histogram, encode_histogram, new_histogram, TimelinePoint};
 use crate::vu::{IterEnd, Shared, Vu};
 
 /// Stop levels carried by the internal stop channel.
@@ -48,7 +48,10 @@ pub struct EngineOptions {
     pub thresholds: Vec<Threshold>,
     pub progress_every: Duration,
     /// Gets a snapshot every second; when set, the engine prints no progress itself.
-    pub observer: Option<(Arc<dyn crate::live::Observer>, crate::live::LiveMeta)>,
+    pub observer: Option<(
+        Arc<dyn crate::report::live::Observer>,
+        crate::report::live::LiveMeta,
+    )>,
 }
 
 /// Runs one iteration unless the run is cut first; returns None when cut (interrupted).
@@ -431,7 +434,10 @@ async fn reporter(
     start: Instant,
     quiet: bool,
     progress_every: Duration,
-    observer: Option<(Arc<dyn crate::live::Observer>, crate::live::LiveMeta)>,
+    observer: Option<(
+        Arc<dyn crate::report::live::Observer>,
+        crate::report::live::LiveMeta,
+    )>,
     abort_on_fail: bool,
     thresholds: Vec<Threshold>,
     done: Arc<tokio::sync::Notify>,
@@ -474,7 +480,7 @@ async fn reporter(
         }
         if let (Some((obs, meta)), Some(overall)) = (&observer, &mut overall) {
             let _ = overall.add(&agg.interval);
-            obs.tick(&crate::live::snapshot(
+            obs.tick(&crate::report::live::snapshot(
                 meta,
                 &agg,
                 overall,
@@ -509,7 +515,8 @@ async fn reporter(
         }
         if abort_on_fail && abort_reason.is_none() && !thresholds.is_empty() {
             let partial = build_partial(&agg, start.elapsed());
-            if let Some(expr) = crate::thresholds::breached_abortable(&thresholds, &partial) {
+            if let Some(expr) = crate::report::thresholds::breached_abortable(&thresholds, &partial)
+            {
                 abort_reason = Some(format!("aborted: threshold `{expr}` breached"));
                 let _ = stop_tx.send(IMMEDIATE);
             }

@@ -6,38 +6,27 @@
 //! and the thresholds judged on them. The CLI prints [`RunResults::summary`], writes
 //! [`RunResults::write_json`], and exits with [`RunResults::exit_code`].
 
-mod cookies;
-mod decode;
+mod client;
 mod engine;
 mod feeders;
-mod h1;
-pub mod html;
-mod http;
-mod jsonprune;
-mod live;
-pub mod merge;
-mod metrics;
-mod program;
+mod plan;
 pub mod redact;
-mod respond;
-pub mod results;
-mod sse;
-mod stream;
-mod summary;
-pub mod thresholds;
-mod tls;
+mod report;
+mod step;
 pub mod trace;
 mod vu;
-mod ws;
 
-/// The request path's pieces, reachable for the micro-benchmarks in `benches/hot_path.rs`
-/// (template rendering, JSONPath extraction, histogram recording, cookies); not a stable API.
-#[doc(hidden)]
+pub use report::{html, merge, results, thresholds};
+
+/// The request path's pieces, for the micro-benchmarks in `benches/hot_path.rs` (template
+/// rendering, JSONPath extraction, histogram recording, cookies): built only with the
+/// `bench-internals` feature, which those benchmarks require; not an API.
+#[cfg(feature = "bench-internals")]
 pub mod hot {
-    pub use crate::cookies::CookieJar;
-    pub use crate::metrics::{Recorder, RequestRecord};
-    pub use crate::program::{compile, BodyPlan, Program};
-    pub use crate::respond::{check, extract, Seen};
+    pub use crate::client::CookieJar;
+    pub use crate::plan::{compile, BodyPlan, Program};
+    pub use crate::report::metrics::{Recorder, RequestRecord};
+    pub use crate::step::respond::{check, extract, Seen};
 }
 
 use std::collections::HashMap;
@@ -49,17 +38,16 @@ use std::time::{Duration, Instant, SystemTime};
 use throng_ir::{LoadModel, LoadSpec, Plan, Segment};
 use tokio::sync::watch;
 
-pub use cookies::CookieJar;
-pub use live::{prometheus_text, LiveFeed, LiveScenario, LiveSnapshot, LiveStep, Observer};
-pub use merge::{merge, MergeError};
-pub use results::{
+pub use client::{CookieJar, TlsOptions};
+pub use report::live::{prometheus_text, LiveFeed, LiveScenario, LiveSnapshot, LiveStep, Observer};
+pub use report::merge::{merge, MergeError};
+pub use report::results::{
     decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms,
     LatencySummary, MessageStats, NamedHistogram, RunResults, ScenarioResult, StepResult,
     ThresholdResult, TimelinePoint, Totals,
 };
-pub use summary::{parse_rfc3339, rfc3339};
-pub use thresholds::evaluate as evaluate_thresholds;
-pub use tls::TlsOptions;
+pub use report::summary::{parse_rfc3339, rfc3339};
+pub use report::thresholds::evaluate as evaluate_thresholds;
 pub use trace::{TraceEvent, TraceSink};
 
 /// How to run a plan; everything not set here comes from the plan.
@@ -249,9 +237,9 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
             )));
         }
     }
-    let program = program::compile(&plan, &overrides, Arc::new(opts.env.clone()))
-        .map_err(RunError::Compile)?;
-    let tls = tls::Tls::new(&opts.tls).map_err(RunError::Tls)?;
+    let program =
+        plan::compile(&plan, &overrides, Arc::new(opts.env.clone())).map_err(RunError::Compile)?;
+    let tls = client::Tls::new(&opts.tls).map_err(RunError::Tls)?;
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let shared_seed = opts.start_at.map(|at| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -281,7 +269,11 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         .collect();
     let scenario_names: Vec<String> = program.scenarios.iter().map(|s| s.name.clone()).collect();
     let shared = Arc::new(vu::Shared {
-        shards: metrics::Shards::new(workers + 1, program.step_count, program.scenarios.len()),
+        shards: report::metrics::Shards::new(
+            workers + 1,
+            program.step_count,
+            program.scenarios.len(),
+        ),
         program,
         feeders,
         no_think: opts.no_think,
@@ -309,7 +301,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
     };
     let partial_meta = meta.clone();
     let thresholds = plan.thresholds.clone();
-    let partial = move |agg: &metrics::Recorder, elapsed: Duration| {
+    let partial = move |agg: &report::metrics::Recorder, elapsed: Duration| {
         build_results(&partial_meta, agg, elapsed, Vec::new(), None, &[])
     };
     let engine_opts = engine::EngineOptions {
@@ -321,7 +313,7 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         observer: opts.live.as_ref().map(|feed| {
             (
                 feed.0.clone(),
-                live::LiveMeta {
+                report::live::LiveMeta {
                     name: plan.name.clone(),
                     steps: meta.steps.clone(),
                     scenarios: meta.scenarios.clone(),
@@ -448,7 +440,7 @@ struct Meta {
 
 fn build_results(
     meta: &Meta,
-    agg: &metrics::Recorder,
+    agg: &report::metrics::Recorder,
     elapsed: Duration,
     timeline: Vec<TimelinePoint>,
     stop_reason: Option<String>,
@@ -461,7 +453,7 @@ fn build_results(
     let mut step_hists = Vec::new();
     for (((scenario, step), rec), kind) in meta.steps.iter().zip(&agg.steps).zip(&meta.stream_kinds)
     {
-        let empty = metrics::MessageRec::default();
+        let empty = report::metrics::MessageRec::default();
         let msgs = kind.map(|k| (k, rec.messages.as_deref().unwrap_or(&empty)));
         let _ = overall.add(&rec.hist);
         let mut errs = std::collections::BTreeMap::new();
@@ -551,7 +543,7 @@ fn build_results(
     let mut results = RunResults {
         version: 1,
         name: meta.name.clone(),
-        started_at: summary::rfc3339(meta.started_at),
+        started_at: report::summary::rfc3339(meta.started_at),
         duration_s: elapsed.as_secs_f64(),
         totals,
         steps,

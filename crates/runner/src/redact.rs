@@ -212,9 +212,7 @@ impl Redactor {
     pub fn secret(&mut self, name: &str, value: &str) {
         let with = format!("[redacted:{name}]");
         self.add(value, &with);
-        let mut encoded = String::new();
-        crate::program::encode_component(&mut encoded, value);
-        self.add(&encoded, &with);
+        self.add(&throng_ir::codec::encode_component(value), &with);
         let json = serde_json::to_string(value).unwrap_or_default();
         if let Some(inner) = json.get(1..json.len().saturating_sub(1)) {
             self.add(inner, &with);

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 use throng_ir::{Segment, Threshold};
 
-use crate::metrics::MAX_FAILURE_SAMPLES;
-use crate::results::{
+use crate::report::metrics::MAX_FAILURE_SAMPLES;
+use crate::report::results::{
     decode_histogram, encode_histogram, new_histogram, Connections, FailureSample, Histograms,
     LatencySummary, MessageStats, NamedHistogram, RunResults, ScenarioResult, StepResult,
     TimelinePoint, Totals,
@@ -256,7 +256,7 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
     let timelines: Vec<&[TimelinePoint]> = inputs.iter().map(|r| r.timeline.as_slice()).collect();
     let timeline = merge_timelines(&timelines).map_err(|e| err(None, e))?;
     let started_at = if start_ms > 0 {
-        crate::summary::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms))
+        crate::report::summary::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms))
     } else {
         first.started_at.clone()
     };
@@ -317,7 +317,7 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
         merged_segments: merged_segments.iter().map(|s| s.to_string()).collect(),
         insecure: inputs.iter().any(|r| r.insecure),
     };
-    out.thresholds = crate::thresholds::evaluate(&thresholds, &out);
+    out.thresholds = crate::report::thresholds::evaluate(&thresholds, &out);
     Ok(out)
 }
 
@@ -404,7 +404,7 @@ fn span_ms(r: &RunResults) -> (u64, u64) {
     let start = if r.started_at_ms > 0 {
         r.started_at_ms
     } else {
-        crate::summary::parse_rfc3339(&r.started_at)
+        crate::report::summary::parse_rfc3339(&r.started_at)
             .ok()
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as u64)
@@ -530,7 +530,7 @@ pub fn merge_timelines(timelines: &[&[TimelinePoint]]) -> Result<Vec<TimelinePoi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::ThresholdResult;
+    use crate::report::results::ThresholdResult;
 
     /// One scenario `shop`, one step `get`, with these service times (ms) and failures.
     fn fake(segment: Option<&str>, samples_ms: &[u64], failed: u64, start_ms: u64) -> RunResults {
@@ -587,7 +587,7 @@ mod tests {
         RunResults {
             version: 1,
             name: "journey".into(),
-            started_at: crate::summary::rfc3339(
+            started_at: crate::report::summary::rfc3339(
                 SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms),
             ),
             duration_s: 2.0,

@@ -4,10 +4,17 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
-use crate::results::RunResults;
+use crate::report::results::RunResults;
 
 /// How many distinct failure messages are shown per failing step.
 const SHOWN_FAILURES: usize = 3;
+
+impl RunResults {
+    /// The console summary: per-step table, totals, errors, thresholds, failure samples.
+    pub fn summary(&self) -> String {
+        render(self)
+    }
+}
 
 pub fn render(r: &RunResults) -> String {
     let mut out = String::new();
@@ -45,7 +52,7 @@ pub fn render(r: &RunResults) -> String {
                req: u64,
                failed: u64,
                rps: f64,
-               l: &crate::results::LatencySummary| {
+               l: &crate::report::results::LatencySummary| {
         let name: String = name.chars().take(width).collect();
         let _ = writeln!(
             out,

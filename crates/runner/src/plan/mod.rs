@@ -1,14 +1,23 @@
 //! The plan compiled for execution: every template compiled once into one minijinja
 //! environment, URLs pre-parsed where literal, literal bodies pre-serialized, JSON schemas
-//! compiled, header names validated. Nothing here is parsed again per request.
+//! compiled, header names validated. Nothing here is parsed again per request. A step's
+//! request is rendered here too (`StepPlan::build_uri`, `render_headers`, `build_body`):
+//! the plan knows how its templates become a request, not where it goes.
+//!
+//! Uses `redact` (the run's secrets) and, for the types a fixed target is made of, `client`.
+
+pub(crate) mod prune;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, Uri};
 use minijinja::{Environment, Expression, Value};
+use rand::rngs::SmallRng;
+use rand::Rng;
 use throng_ir::{
     Body, Check, Extractor, JsonTemplate, OnFail, Part, Plan, Reply, StepKind, Template, Think,
     ValueExpect,
@@ -344,26 +353,163 @@ pub struct StepPlan {
     pub needs_body: bool,
     /// What of a JSON body the step's checks and extractors read, when only simple paths
     /// do (see `jsonprune`); None: parse the whole body.
-    pub prune: Option<crate::jsonprune::Prune>,
+    pub prune: Option<prune::Prune>,
     pub kind: KindPlan,
     /// The whole request head but `Host` and cookies, when no header is templated and the
     /// body is none or fixed: built once, cloned per request.
     pub fixed_base: Option<http::HeaderMap>,
     /// A fixed URL with a fixed head: its origin, path and the head with `Host`.
-    pub fixed_target: Option<FixedTarget>,
+    pub fixed_target: Option<crate::client::FixedTarget>,
     /// Fault injection for tests of panic containment: the step panics when it starts. Set
     /// only by the `THRONG_TEST_PANIC_STEP` environment variable naming the step.
     pub inject_panic: bool,
 }
 
-/// What a request to a fixed URL needs, computed once per step.
-pub struct FixedTarget {
-    pub origin: crate::http::Origin,
-    pub pq: http::uri::PathAndQuery,
-    pub head: http::HeaderMap,
-}
-
 impl StepPlan {
+    /// Renders the request of an HTTP step: its URL (credentials in it moved to Basic auth),
+    /// its head (None when the step's compiled `fixed_base` serves as it is) and its body.
+    pub(crate) fn prepare(
+        &self,
+        ctx: &Value,
+        rng: &mut SmallRng,
+    ) -> Result<(Uri, Option<HeaderMap>, Bytes), String> {
+        let (uri, auth) = crate::client::split_userinfo(self.build_uri(ctx)?)?;
+        if let Some(base) = &self.fixed_base {
+            let body = match &self.body {
+                BodyPlan::Fixed(b, _) => b.clone(),
+                _ => Bytes::new(),
+            };
+            if auth.is_none() {
+                // The head is the step's own, prepared at compile time.
+                return Ok((uri, None, body));
+            }
+            // A templated URL that carried credentials: the compiled head plus them.
+            let mut headers = base.clone();
+            crate::client::add_basic_auth(&mut headers, auth);
+            return Ok((uri, Some(headers), body));
+        }
+        let mut headers = self.render_headers(ctx)?;
+        crate::client::add_basic_auth(&mut headers, auth);
+        let (body, ct) = self.build_body(ctx, rng)?;
+        if let Some(ct) = ct {
+            if !headers.contains_key(CONTENT_TYPE) {
+                headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_str(&ct).map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        Ok((uri, Some(headers), body))
+    }
+
+    /// The step's headers: literal ones as compiled, templated ones rendered.
+    pub(crate) fn render_headers(&self, ctx: &Value) -> Result<HeaderMap, String> {
+        let step = self;
+        let mut headers =
+            HeaderMap::with_capacity(step.fixed_headers.len() + step.headers.len() + 3);
+        for (k, v) in &step.fixed_headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        for (k, t) in &step.headers {
+            let v = t.render(ctx)?;
+            headers.insert(
+                k.clone(),
+                HeaderValue::from_str(&v).map_err(|_| {
+                    format!(
+                        "invalid value for header `{k}`: {:?}",
+                        crate::redact::mask_header(k.as_str(), &v)
+                    )
+                })?,
+            );
+        }
+        Ok(headers)
+    }
+
+    pub(crate) fn build_uri(&self, ctx: &Value) -> Result<Uri, String> {
+        let step = self;
+        if let Some(u) = &step.fixed_uri {
+            return Ok(u.clone());
+        }
+        let mut url = step.url.render(ctx)?;
+        for (k, v) in &step.query {
+            append_query(&mut url, k, &v.render(ctx)?);
+        }
+        url.parse::<Uri>()
+            .map_err(|e| format!("invalid URL `{url}`: {e}"))
+    }
+
+    pub(crate) fn build_body(
+        &self,
+        ctx: &Value,
+        rng: &mut SmallRng,
+    ) -> Result<(Bytes, Option<String>), String> {
+        let step = self;
+        Ok(match &step.body {
+            BodyPlan::None => (Bytes::new(), None),
+            BodyPlan::Fixed(b, ct) => (b.clone(), Some(ct.to_string())),
+            BodyPlan::Json(j) => {
+                let mut out = Vec::with_capacity(128);
+                j.write(ctx, &mut out)?;
+                (Bytes::from(out), Some("application/json".into()))
+            }
+            BodyPlan::Text(t) => (
+                Bytes::from(t.render(ctx)?),
+                Some("text/plain; charset=utf-8".into()),
+            ),
+            BodyPlan::Form(f) => {
+                let mut out = String::new();
+                for (k, v) in f {
+                    if !out.is_empty() {
+                        out.push('&');
+                    }
+                    throng_ir::codec::append_component(&mut out, k);
+                    out.push('=');
+                    throng_ir::codec::append_component(&mut out, &v.render(ctx)?);
+                }
+                (
+                    Bytes::from(out),
+                    Some("application/x-www-form-urlencoded".into()),
+                )
+            }
+            BodyPlan::Multipart(parts) => {
+                let boundary = format!("throng-{:016x}", rng.random::<u64>());
+                let mut out = Vec::new();
+                for (name, p) in parts {
+                    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+                    match p {
+                        PartPlan::Text(t) => {
+                            out.extend_from_slice(
+                                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                                    .as_bytes(),
+                            );
+                            out.extend_from_slice(t.render(ctx)?.as_bytes());
+                        }
+                        PartPlan::File {
+                            content,
+                            filename,
+                            content_type,
+                        } => {
+                            out.extend_from_slice(
+                                format!(
+                                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {}\r\n\r\n",
+                                    content_type.as_deref().unwrap_or("application/octet-stream")
+                                )
+                                .as_bytes(),
+                            );
+                            out.extend_from_slice(content.render(ctx)?.as_bytes());
+                        }
+                    }
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+                (
+                    Bytes::from(out),
+                    Some(format!("multipart/form-data; boundary={boundary}")),
+                )
+            }
+        })
+    }
+
     /// Assertions the step makes: its checks, plus a WebSocket echo expectation.
     pub fn check_count(&self) -> u64 {
         self.checks.len() as u64 + matches!(&self.kind, KindPlan::Ws(w) if w.echo) as u64
@@ -530,19 +676,9 @@ fn literal_query_uri(url: &str, query: &[(String, Text)]) -> Option<http::Uri> {
 /// Appends `k=v` to a URL, percent-encoding both.
 pub fn append_query(url: &mut String, k: &str, v: &str) {
     url.push(if url.contains('?') { '&' } else { '?' });
-    encode_component(url, k);
+    throng_ir::codec::append_component(url, k);
     url.push('=');
-    encode_component(url, v);
-}
-
-pub fn encode_component(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    throng_ir::codec::append_component(url, v);
 }
 
 /// Compiles the plan. `vars` are applied after the file's (command-line `--var`, `--base-url`).
@@ -753,13 +889,15 @@ pub fn compile(
             };
             if let Some(u) = fixed_uri.take() {
                 // Credentials in a literal URL become the step's Basic auth, once, here.
-                let (u, auth) = crate::vu::split_userinfo(u)
+                let (u, auth) = crate::client::split_userinfo(u)
                     .map_err(|e| format!("step `{}`: {e}", st.name))?;
                 if let Some(v) = auth {
                     if !fixed_headers
                         .iter()
                         .any(|(k, _)| k == http::header::AUTHORIZATION)
-                        && !headers.iter().any(|(k, _)| k == http::header::AUTHORIZATION)
+                        && !headers
+                            .iter()
+                            .any(|(k, _)| k == http::header::AUTHORIZATION)
                     {
                         fixed_headers.push((http::header::AUTHORIZATION, v));
                     }
@@ -782,11 +920,11 @@ pub fn compile(
                 _ => None,
             };
             let fixed_target = match (&fixed_uri, &fixed_base) {
-                (Some(u), Some(base)) => crate::http::Origin::of(u).ok().map(|origin| {
+                (Some(u), Some(base)) => crate::client::Origin::of(u).ok().map(|origin| {
                     let mut head = base.clone();
                     head.reserve(2);
-                    crate::vu::add_host(u, &mut head);
-                    FixedTarget {
+                    crate::client::add_host(u, &mut head);
+                    crate::client::FixedTarget {
                         origin,
                         pq: u
                             .path_and_query()
@@ -863,13 +1001,13 @@ pub fn compile(
 fn prune_for<'a>(
     checks: &'a [Check],
     extract: impl Iterator<Item = &'a Extractor>,
-) -> Option<crate::jsonprune::Prune> {
+) -> Option<prune::Prune> {
     let mut paths = Vec::new();
     let mut schemas = Vec::new();
     for c in checks {
         match c {
             Check::Json { path, .. } => paths.push(path),
-            Check::Schema(s) => schemas.push(crate::jsonprune::Prune::for_schema(s)?),
+            Check::Schema(s) => schemas.push(prune::Prune::for_schema(s)?),
             _ => {}
         }
     }
@@ -882,15 +1020,11 @@ fn prune_for<'a>(
         return None;
     }
     let tree = if paths.is_empty() {
-        crate::jsonprune::Prune::default()
+        prune::Prune::default()
     } else {
-        crate::jsonprune::Prune::of(paths)?
+        prune::Prune::of(paths)?
     };
-    Some(
-        schemas
-            .into_iter()
-            .fold(tree, crate::jsonprune::Prune::merge),
-    )
+    Some(schemas.into_iter().fold(tree, prune::Prune::merge))
 }
 
 #[cfg(test)]

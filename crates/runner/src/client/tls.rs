@@ -15,8 +15,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::http::{Origin, TransportError};
-use crate::metrics::Category;
+use super::{ErrorKind, Origin, TransportError};
 
 /// How `https://` targets are trusted.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +83,7 @@ impl Tls {
     ) -> Result<TlsStream<TcpStream>, TransportError> {
         let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
             TransportError::new(
-                Category::Tls,
+                ErrorKind::Tls,
                 format!("`{}` is not a valid TLS server name: {e}", origin.host),
             )
         })?;
@@ -96,7 +95,7 @@ impl Tls {
                 .map(|inner| inner.to_string())
                 .unwrap_or_else(|| e.to_string());
             TransportError::new(
-                Category::Tls,
+                ErrorKind::Tls,
                 format!("TLS handshake with {}:{}: {why}", origin.host, origin.port),
             )
         })

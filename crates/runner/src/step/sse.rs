@@ -9,47 +9,47 @@ use bytes::Bytes;
 use http::Method;
 use minijinja::Value;
 
-use crate::http::{Origin, TransportError};
-use crate::metrics::Category;
-use crate::program::StepPlan;
-use crate::stream::{of, Head, Session};
-use crate::vu::{Shared, StepResult, Vu, MAX_BODY_BYTES};
+use super::stream::{of, Head, Session};
+use super::Failure;
+use super::{Env, StepResult, User};
+use crate::client::{Origin, MAX_BODY_BYTES};
+use crate::plan::StepPlan;
+use crate::report::metrics::Category;
 
 /// Runs one `sse` step; `events` is how many to read (None: until the stream ends).
 pub(crate) async fn step(
-    vu: &mut Vu,
-    sh: &Shared,
+    user: &mut User,
+    env: &Env<'_>,
     step: &StepPlan,
     ctx: &Value,
     events: Option<u64>,
 ) -> StepResult {
     let mut s = Session::new(step);
-    if let Err(e) = read(vu, sh, step, ctx, events, &mut s).await {
+    if let Err(e) = read(user, env, step, ctx, events, &mut s).await {
         s.broke(e);
     }
-    s.finish(vu, sh, ctx)
+    s.finish(user, env, ctx)
 }
 
 async fn read(
-    vu: &mut Vu,
-    sh: &Shared,
+    user: &mut User,
+    env: &Env<'_>,
     step: &StepPlan,
     ctx: &Value,
     events: Option<u64>,
     s: &mut Session<'_>,
-) -> Result<(), TransportError> {
+) -> Result<(), Failure> {
     let deadline = s.deadline();
     let timeout = throng_ir::format_duration(step.timeout);
-    let template = |e: String| {
-        TransportError::new(Category::Template, format!("cannot build the request: {e}"))
-    };
+    let template =
+        |e: String| Failure::new(Category::Template, format!("cannot build the request: {e}"));
     let (uri, auth) =
-        crate::vu::split_userinfo(Vu::build_uri(step, ctx).map_err(template)?).map_err(template)?;
-    let mut head = Vu::render_headers(step, ctx).map_err(template)?;
-    crate::vu::add_basic_auth(&mut head, auth);
+        crate::client::split_userinfo(step.build_uri(ctx).map_err(template)?).map_err(template)?;
+    let mut head = step.render_headers(ctx).map_err(template)?;
+    crate::client::add_basic_auth(&mut head, auth);
     let origin = Origin::of(&uri)?;
-    vu.finish_head(&uri, &origin, &mut head);
-    if sh.trace.is_some() {
+    user.agent.finish_head(&uri, &origin, &mut head);
+    if env.trace.is_some() {
         s.traced = Some((uri.to_string(), head.clone()));
     }
     let pq = uri
@@ -57,7 +57,7 @@ async fn read(
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
     let body = Bytes::new();
-    let request = crate::h1::Request {
+    let request = crate::client::h1::Request {
         method: &Method::GET,
         target: pq.as_str(),
         host: None,
@@ -65,14 +65,16 @@ async fn read(
         cookie: None,
         body: &body,
     };
-    let resp = tokio::time::timeout_at(deadline, vu.client.send(&origin, &request, &mut s.usage))
-        .await
-        .map_err(|_| {
-            TransportError::new(Category::Timeout, format!("no response within {timeout}"))
-        })??;
+    let resp = tokio::time::timeout_at(
+        deadline,
+        user.agent.client.send(&origin, &request, &mut s.usage),
+    )
+    .await
+    .map_err(|_| Failure::new(Category::Timeout, format!("no response within {timeout}")))??;
     let latency = s.start().elapsed();
     s.received += resp.len() as u64;
-    crate::vu::store_cookies(&mut vu.jar, resp.values("set-cookie"), &origin, uri.path());
+    user.agent
+        .store_cookies(resp.values("set-cookie"), &origin, uri.path());
     let status = resp.status;
     let is_stream = resp
         .get("content-type")
@@ -87,7 +89,7 @@ async fn read(
     };
     if !(200..300).contains(&status) {
         // Not a stream: read the (bounded) body so the failure shows what the server said.
-        let read = vu.client.read_body(&origin, true, MAX_BODY_BYTES);
+        let read = user.agent.client.read_body(&origin, true, MAX_BODY_BYTES);
         let (bytes, n) = tokio::time::timeout_at(deadline, read)
             .await
             .unwrap_or(Ok((None, 0)))
@@ -97,12 +99,12 @@ async fn read(
         return Ok(());
     }
     if !s.head(head, None, ctx) {
-        vu.client.discard(&origin);
+        user.agent.client.discard(&origin);
         return Ok(());
     }
     if is_stream.as_deref() != Some("text/event-stream") {
-        vu.client.discard(&origin);
-        return Err(TransportError::new(
+        user.agent.client.discard(&origin);
+        return Err(Failure::new(
             Category::Protocol,
             format!(
                 "expected an event stream, got content type {}",
@@ -118,27 +120,28 @@ async fn read(
         if events == Some(n) {
             break false;
         }
-        let chunk = match tokio::time::timeout_at(deadline, vu.client.next_chunk(&origin)).await {
-            Err(_) => {
-                vu.client.discard(&origin);
-                return Err(TransportError::new(
-                    Category::Timeout,
-                    format!("{} events within {timeout}", of(n, events)),
-                ));
-            }
-            Ok(Err(e)) => {
-                return Err(TransportError::new(
-                    e.category,
-                    format!(
-                        "reading the stream after {} events: {}",
-                        of(n, events),
-                        e.message
-                    ),
-                ));
-            }
-            Ok(Ok(None)) => break true,
-            Ok(Ok(Some(chunk))) => chunk,
-        };
+        let chunk =
+            match tokio::time::timeout_at(deadline, user.agent.client.next_chunk(&origin)).await {
+                Err(_) => {
+                    user.agent.client.discard(&origin);
+                    return Err(Failure::new(
+                        Category::Timeout,
+                        format!("{} events within {timeout}", of(n, events)),
+                    ));
+                }
+                Ok(Err(e)) => {
+                    return Err(Failure::new(
+                        e.kind.into(),
+                        format!(
+                            "reading the stream after {} events: {}",
+                            of(n, events),
+                            e.message
+                        ),
+                    ));
+                }
+                Ok(Ok(None)) => break true,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
         let now = Instant::now();
         s.received += chunk.len() as u64;
         parser.push(&chunk);
@@ -147,12 +150,12 @@ async fn read(
                 Ok(Some(d)) => d,
                 Ok(None) => break,
                 Err(e) => {
-                    vu.client.discard(&origin);
-                    return Err(TransportError::new(Category::BodyTooLarge, e));
+                    user.agent.client.discard(&origin);
+                    return Err(Failure::new(Category::BodyTooLarge, e));
                 }
             };
             n += 1;
-            s.arrived(sh, previous, now);
+            s.arrived(env, previous, now);
             previous = Some(now);
             s.message(n, "event", data, ctx);
         }
@@ -160,10 +163,10 @@ async fn read(
     if !ended {
         // Stopped reading a stream the server still holds open: the connection cannot
         // carry another request.
-        vu.client.discard(&origin);
+        user.agent.client.discard(&origin);
     }
     match events {
-        Some(want) if n < want => Err(TransportError::new(
+        Some(want) if n < want => Err(Failure::new(
             Category::StreamClosed,
             format!("the stream ended after {}", of(n, events)),
         )),

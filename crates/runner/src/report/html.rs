@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
 
-use crate::results::{decode_histogram, RunResults};
+use crate::report::results::{decode_histogram, RunResults};
 
-const TEMPLATE: &str = include_str!("../../../templates/report.html.j2");
+const TEMPLATE: &str = include_str!("../../../../templates/report.html.j2");
 
 /// Series colours, chosen to stay distinct for colour-blind readers (Okabe-Ito).
 const PALETTE: [&str; 8] = [

@@ -228,7 +228,7 @@ pub(crate) struct LiveMeta {
 /// The reporter's view as a snapshot; `overall` holds every service time so far.
 pub(crate) fn snapshot(
     meta: &LiveMeta,
-    agg: &crate::metrics::Recorder,
+    agg: &crate::report::metrics::Recorder,
     overall: &Histogram<u64>,
     elapsed: Duration,
     active_vus: u64,
@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn buckets_are_cumulative_and_end_at_the_count() {
-        let mut h = crate::results::new_histogram();
+        let mut h = crate::report::results::new_histogram();
         for ms in [1u64, 2, 3, 40, 700, 90_000] {
             h.record(ms * 1000).unwrap();
         }

@@ -1,5 +1,5 @@
-//! HTTP/1.1 transport: each VU owns one keep-alive connection per origin (the wire protocol
-//! is [`crate::h1`]), so connection counts are exact and no pool sits between the VU and the
+//! A VU's connections: one keep-alive connection per origin (the wire protocol is
+//! [`super::h1`]), so connection counts are exact and no pool sits between the VU and the
 //! socket. Closed connections are re-opened on the next request; a request that fails on a
 //! reused connection before any byte of a response is retried once on a fresh one, because
 //! the server may have closed the idle connection as we wrote to it.
@@ -9,27 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use crate::h1::{Conn, Head, Request, SendError, Stream};
-use crate::metrics::Category;
-use crate::tls::Tls;
+use super::h1::{Conn, Head, Request, SendError, Stream};
+use super::tls::Tls;
+use super::{ErrorKind, TransportError};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a request got no (complete) response.
-#[derive(Debug, Clone)]
-pub struct TransportError {
-    pub category: Category,
-    pub message: String,
-}
-
-impl TransportError {
-    pub fn new(category: Category, message: impl Into<String>) -> TransportError {
-        TransportError {
-            category,
-            message: message.into(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
@@ -45,20 +29,22 @@ impl Origin {
             Some("https") => true,
             Some(other) => {
                 return Err(TransportError::new(
-                    Category::Protocol,
+                    ErrorKind::Protocol,
                     format!("unsupported scheme `{other}` in {uri}"),
                 ))
             }
             None => {
                 return Err(TransportError::new(
-                    Category::Protocol,
+                    ErrorKind::Protocol,
                     format!("`{uri}` is not an absolute http:// URL"),
                 ))
             }
         };
         let host = uri
             .host()
-            .ok_or_else(|| TransportError::new(Category::Protocol, format!("`{uri}` has no host")))?
+            .ok_or_else(|| {
+                TransportError::new(ErrorKind::Protocol, format!("`{uri}` has no host"))
+            })?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
@@ -89,13 +75,13 @@ pub struct Client {
     tls: Option<Tls>,
 }
 
-pub fn classify_io(e: &std::io::Error) -> Category {
+pub fn classify_io(e: &std::io::Error) -> ErrorKind {
     use std::io::ErrorKind::*;
     match e.kind() {
-        TimedOut => Category::Timeout,
+        TimedOut => ErrorKind::Timeout,
         // TLS reports a malformed record as invalid data.
-        InvalidData | InvalidInput => Category::Protocol,
-        _ => Category::Connect,
+        InvalidData | InvalidInput => ErrorKind::Protocol,
+        _ => ErrorKind::Connect,
     }
 }
 
@@ -108,19 +94,19 @@ pub async fn tcp_connect(origin: &Origin) -> Result<TcpStream, TransportError> {
                 .await
                 .map_err(|e| {
                     TransportError::new(
-                        Category::Dns,
+                        ErrorKind::Dns,
                         format!("cannot resolve {}: {e}", origin.host),
                     )
                 })?;
             addrs.next().ok_or_else(|| {
-                TransportError::new(Category::Dns, format!("{} has no address", origin.host))
+                TransportError::new(ErrorKind::Dns, format!("{} has no address", origin.host))
             })?
         }
     };
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
         Err(_) => {
             return Err(TransportError::new(
-                Category::Timeout,
+                ErrorKind::Timeout,
                 format!("connect to {addr} timed out"),
             ))
         }
@@ -144,7 +130,7 @@ async fn connect(origin: &Origin, tls: Option<&Tls>) -> Result<Conn, TransportEr
     }
     let Some(tls) = tls else {
         return Err(TransportError::new(
-            Category::Tls,
+            ErrorKind::Tls,
             "https needs a TLS client, and this runner was built without one",
         ));
     };

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::results::new_histogram;
+use crate::report::results::new_histogram;
 
 /// At most this many distinct failure messages are kept per step.
 pub const MAX_FAILURE_SAMPLES: usize = 5;

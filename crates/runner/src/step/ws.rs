@@ -12,27 +12,28 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::http::{classify_io, tcp_connect, Origin, TransportError};
-use crate::metrics::Category;
-use crate::program::{append_query, StepPlan, WsPlan};
-use crate::stream::{Head, Session};
-use crate::vu::{head_size, request_size, Shared, StepResult, Vu, MAX_BODY_BYTES};
+use super::stream::{Head, Session};
+use super::Failure;
+use super::{head_size, request_size, Env, StepResult, User};
+use crate::client::{classify_io, tcp_connect, Origin, MAX_BODY_BYTES};
+use crate::plan::{append_query, StepPlan, WsPlan};
+use crate::report::metrics::Category;
 
 /// How long closing the socket may take before it is simply dropped.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) async fn step(
-    vu: &mut Vu,
-    sh: &Shared,
+    user: &mut User,
+    env: &Env<'_>,
     step: &StepPlan,
     ws: &WsPlan,
     ctx: &Value,
 ) -> StepResult {
     let mut s = Session::new(step);
-    if let Err(e) = session(vu, sh, step, ws, ctx, &mut s).await {
+    if let Err(e) = session(user, env, step, ws, ctx, &mut s).await {
         s.broke(e);
     }
-    s.finish(vu, sh, ctx)
+    s.finish(user, env, ctx)
 }
 
 /// The socket's URL: the rendered URL with its query, `http`/`https` read as `ws`/`wss`
@@ -40,10 +41,9 @@ pub(crate) async fn step(
 fn ws_uri(
     step: &StepPlan,
     ctx: &Value,
-) -> Result<(Uri, Origin, Option<http::HeaderValue>), TransportError> {
-    let template = |e: String| {
-        TransportError::new(Category::Template, format!("cannot build the request: {e}"))
-    };
+) -> Result<(Uri, Origin, Option<http::HeaderValue>), Failure> {
+    let template =
+        |e: String| Failure::new(Category::Template, format!("cannot build the request: {e}"));
     let mut url = step.url.render(ctx).map_err(template)?;
     for (k, v) in &step.query {
         append_query(&mut url, k, &v.render(ctx).map_err(template)?);
@@ -57,7 +57,7 @@ fn ws_uri(
             (s.len(), "wss")
         }
         _ => {
-            return Err(TransportError::new(
+            return Err(Failure::new(
                 Category::Protocol,
                 format!("`{url}` is not a ws:// (or http://) URL"),
             ))
@@ -65,10 +65,10 @@ fn ws_uri(
     };
     let rest = &trimmed[scheme_len..];
     let bad = |e: http::uri::InvalidUri| {
-        TransportError::new(Category::Protocol, format!("invalid URL `{url}`: {e}"))
+        Failure::new(Category::Protocol, format!("invalid URL `{url}`: {e}"))
     };
     let uri: Uri = format!("{ws}{rest}").parse().map_err(bad)?;
-    let (uri, auth) = crate::vu::split_userinfo(uri).map_err(template)?;
+    let (uri, auth) = crate::client::split_userinfo(uri).map_err(template)?;
     let http: Uri = format!(
         "{}://{}",
         if ws == "ws" { "http" } else { "https" },
@@ -81,7 +81,7 @@ fn ws_uri(
 
 fn classify(e: &WsError) -> Category {
     match e {
-        WsError::Io(io) => classify_io(io),
+        WsError::Io(io) => classify_io(io).into(),
         WsError::ConnectionClosed | WsError::AlreadyClosed => Category::StreamClosed,
         WsError::Capacity(_) => Category::BodyTooLarge,
         WsError::Tls(_) => Category::Tls,
@@ -90,30 +90,30 @@ fn classify(e: &WsError) -> Category {
 }
 
 async fn session(
-    vu: &mut Vu,
-    sh: &Shared,
+    user: &mut User,
+    env: &Env<'_>,
     step: &StepPlan,
     plan: &WsPlan,
     ctx: &Value,
     s: &mut Session<'_>,
-) -> Result<(), TransportError> {
+) -> Result<(), Failure> {
     let deadline = s.deadline();
     let timeout = throng_ir::format_duration(step.timeout);
     let (uri, origin, auth) = ws_uri(step, ctx)?;
     if origin.https {
-        return Err(TransportError::new(
+        return Err(Failure::new(
             Category::Tls,
             "wss is not supported by this build of throng",
         ));
     }
-    let mut head = Vu::render_headers(step, ctx).map_err(|e| {
-        TransportError::new(Category::Template, format!("cannot build the request: {e}"))
-    })?;
-    crate::vu::add_basic_auth(&mut head, auth);
-    vu.finish_head(&uri, &origin, &mut head);
+    let mut head = step
+        .render_headers(ctx)
+        .map_err(|e| Failure::new(Category::Template, format!("cannot build the request: {e}")))?;
+    crate::client::add_basic_auth(&mut head, auth);
+    user.agent.finish_head(&uri, &origin, &mut head);
     let mut request = (&uri)
         .into_client_request()
-        .map_err(|e| TransportError::new(Category::Protocol, e.to_string()))?;
+        .map_err(|e| Failure::new(Category::Protocol, e.to_string()))?;
     // The handshake's own headers (key, version, upgrade) stay; the step's are added.
     for (k, v) in head.iter() {
         if !request.headers().contains_key(k) {
@@ -126,11 +126,11 @@ async fn session(
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
     // Counted once a connection takes the handshake: bytes that reached no socket are not sent.
     let handshake_size = request_size(&http::Method::GET, &pq, request.headers(), 0) as u64;
-    if sh.trace.is_some() {
+    if env.trace.is_some() {
         s.traced = Some((uri.to_string(), request.headers().clone()));
     }
     let timed_out =
-        |what: &str| TransportError::new(Category::Timeout, format!("{what} within {timeout}"));
+        |what: &str| Failure::new(Category::Timeout, format!("{what} within {timeout}"));
     let tcp = tokio::time::timeout_at(deadline, tcp_connect(&origin))
         .await
         .map_err(|_| timed_out("no connection"))??;
@@ -158,20 +158,19 @@ async fn session(
                 host: origin.host.clone(),
             };
             if s.head(head, body.as_ref(), ctx) {
-                return Err(TransportError::new(
+                return Err(Failure::new(
                     Category::Protocol,
                     format!("the server answered {status} instead of switching protocols"),
                 ));
             }
             return Ok(());
         }
-        Ok(Err(e)) => return Err(TransportError::new(classify(&e), format!("handshake: {e}"))),
+        Ok(Err(e)) => return Err(Failure::new(classify(&e), format!("handshake: {e}"))),
     };
     let latency = s.start().elapsed();
     let (parts, _) = response.into_parts();
     s.received += head_size(&parts.headers) as u64;
-    crate::vu::store_cookies(
-        &mut vu.jar,
+    user.agent.store_cookies(
         parts
             .headers
             .get_all(http::header::SET_COOKIE)
@@ -191,7 +190,7 @@ async fn session(
         return Ok(());
     }
 
-    let result = exchange(&mut socket, sh, plan, ctx, s, deadline, &timeout).await;
+    let result = exchange(&mut socket, env, plan, ctx, s, deadline, &timeout).await;
     if result.is_ok()
         || result
             .as_ref()
@@ -205,13 +204,13 @@ async fn session(
 /// Sends each message and awaits its reply.
 async fn exchange<S>(
     socket: &mut tokio_tungstenite::WebSocketStream<S>,
-    sh: &Shared,
+    env: &Env<'_>,
     plan: &WsPlan,
     ctx: &Value,
     s: &mut Session<'_>,
     deadline: tokio::time::Instant,
     timeout: &str,
-) -> Result<(), TransportError>
+) -> Result<(), Failure>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -225,20 +224,20 @@ where
         } else {
             message.render(&minijinja::context! { seq => seq, ..ctx.clone() })
         }
-        .map_err(|e| TransportError::new(Category::Template, format!("message {seq}: {e}")))?;
+        .map_err(|e| Failure::new(Category::Template, format!("message {seq}: {e}")))?;
         let len = text.len() as u64;
         // The text is needed again only to compare it with an echo.
         let echo_of = plan.echo.then(|| text.clone());
         let sent_at = Instant::now();
         match tokio::time::timeout_at(deadline, socket.send(Message::text(text))).await {
             Err(_) => {
-                return Err(TransportError::new(
+                return Err(Failure::new(
                     Category::Timeout,
                     format!("message {seq} not sent within {timeout}"),
                 ))
             }
             Ok(Err(e)) => {
-                return Err(TransportError::new(
+                return Err(Failure::new(
                     classify(&e),
                     format!("sending message {seq}: {e}"),
                 ))
@@ -250,7 +249,7 @@ where
         let reply: Bytes = loop {
             let next = match tokio::time::timeout_at(deadline, socket.next()).await {
                 Err(_) => {
-                    return Err(TransportError::new(
+                    return Err(Failure::new(
                         Category::Timeout,
                         format!("{replies} of {count} replies within {timeout}"),
                     ))
@@ -264,7 +263,7 @@ where
                 // Pings are answered by tungstenite itself; neither is a reply.
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
                 Ok(Message::Close(_)) | Err(WsError::ConnectionClosed) => {
-                    return Err(TransportError::new(
+                    return Err(Failure::new(
                         Category::StreamClosed,
                         format!(
                             "the server closed the WebSocket after {replies} of {count} replies"
@@ -272,7 +271,7 @@ where
                     ))
                 }
                 Err(e) => {
-                    return Err(TransportError::new(
+                    return Err(Failure::new(
                         classify(&e),
                         format!("reading reply {seq}: {e}"),
                     ))
@@ -282,7 +281,7 @@ where
         let now = Instant::now();
         replies += 1;
         s.received += reply.len() as u64 + 2;
-        s.arrived(sh, Some(sent_at), now);
+        s.arrived(env, Some(sent_at), now);
         if let Some(sent) = echo_of {
             if reply.as_ref() != sent.as_bytes() {
                 s.not_an_echo(seq, &sent, &reply);

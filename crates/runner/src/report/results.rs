@@ -13,8 +13,6 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-pub use crate::merge::{merge, merge_timelines, missing_segments, MergeError};
-
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunResults {
@@ -315,10 +313,7 @@ impl RunResults {
             out.push(if self.totals.requests == 0 {
                 "no request was made: the run measured nothing".to_string()
             } else {
-                format!(
-                    "no request succeeded: all {} failed",
-                    self.totals.requests
-                )
+                format!("no request succeeded: all {} failed", self.totals.requests)
             });
         }
         out
@@ -352,10 +347,5 @@ impl RunResults {
             let _ = std::fs::remove_file(&tmp);
         }
         result
-    }
-
-    /// The console summary: per-step table, totals, errors, thresholds, failure samples.
-    pub fn summary(&self) -> String {
-        crate::summary::render(self)
     }
 }

@@ -9,7 +9,9 @@
 use hdrhistogram::Histogram;
 use throng_ir::{LatencyStat, Metric, Scope, Threshold};
 
-use crate::results::{decode_histogram, new_histogram, RunResults, StepResult, ThresholdResult};
+use crate::report::results::{
+    decode_histogram, new_histogram, RunResults, StepResult, ThresholdResult,
+};
 
 /// Evaluates every threshold against the results.
 pub fn evaluate(thresholds: &[Threshold], results: &RunResults) -> Vec<ThresholdResult> {
@@ -124,7 +126,7 @@ fn scope_histogram(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{encode_histogram, Histograms, NamedHistogram, Totals};
+    use crate::report::results::{encode_histogram, Histograms, NamedHistogram, Totals};
 
     fn results_with(steps: Vec<(&str, &str, &[u64], u64)>) -> RunResults {
         let mut overall = new_histogram();

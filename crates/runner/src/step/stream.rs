@@ -15,11 +15,12 @@ use http::HeaderMap;
 use minijinja::Value;
 use throng_ir::{Check, OnFail};
 
-use crate::http::{ConnUse, TransportError};
-use crate::metrics::{Category, MessageBatch, RequestRecord};
-use crate::program::StepPlan;
-use crate::respond::{self, Seen};
-use crate::vu::{Shared, StepResult, Vu};
+use super::respond::{self, Seen};
+use super::Failure;
+use super::{Env, StepResult, User};
+use crate::client::ConnUse;
+use crate::plan::StepPlan;
+use crate::report::metrics::{Category, MessageBatch, RequestRecord};
 
 /// Checks judged on the opening response.
 fn on_head(c: &Check) -> bool {
@@ -95,7 +96,7 @@ impl<'a> Session<'a> {
     }
 
     /// The stream could not be opened or broke off: the step fails with this error.
-    pub fn broke(&mut self, e: TransportError) {
+    pub fn broke(&mut self, e: Failure) {
         self.broken = true;
         self.fail(e.category, e.message);
     }
@@ -161,17 +162,16 @@ impl<'a> Session<'a> {
 
     /// Counts a message that arrived now; `since` is when its latency started (the
     /// previous event, or the message sent), None for a stream's first event.
-    pub fn arrived(&mut self, sh: &Shared, since: Option<Instant>, now: Instant) {
+    pub fn arrived(&mut self, env: &Env<'_>, since: Option<Instant>, now: Instant) {
         self.batch.received += 1;
         match since {
-            Some(t) => self
-                .batch
-                .latencies_us
-                .push(crate::metrics::micros(now.saturating_duration_since(t))),
+            Some(t) => self.batch.latencies_us.push(crate::report::metrics::micros(
+                now.saturating_duration_since(t),
+            )),
             None => self.batch.first = Some(now.saturating_duration_since(self.start)),
         }
         if self.batch.latencies_us.len() >= MessageBatch::FLUSH_AT {
-            sh.shards.local().messages(self.step.id, &mut self.batch);
+            env.shards.local().messages(self.step.id, &mut self.batch);
         }
     }
 
@@ -228,7 +228,7 @@ impl<'a> Session<'a> {
     }
 
     /// Judges the end, extracts, records the step and returns its result.
-    pub fn finish(mut self, vu: &Vu, sh: &Shared, ctx: &Value) -> StepResult {
+    pub fn finish(mut self, user: &User, env: &Env<'_>, ctx: &Value) -> StepResult {
         let elapsed = self.start.elapsed();
         let mut extracted = Vec::new();
         let mut checks_passed = 0;
@@ -285,7 +285,13 @@ impl<'a> Session<'a> {
             };
             let mut missing = None;
             for x in &self.step.extract {
-                match respond::extract(&x.name, &x.extractor, &mut seen, &vu.jar, &head.host) {
+                match respond::extract(
+                    &x.name,
+                    &x.extractor,
+                    &mut seen,
+                    &user.agent.jar,
+                    &head.host,
+                ) {
                     Ok(v) => extracted.push((x.name.clone(), v)),
                     Err(why) if missing.is_none() => {
                         missing = Some(why);
@@ -300,14 +306,14 @@ impl<'a> Session<'a> {
         let first_fail = self
             .first_fail
             .take()
-            .map(|(c, m)| (c, sh.program.secrets.message(m, ctx, &extracted)));
+            .map(|(c, m)| (c, env.secrets.message(m, ctx, &extracted)));
         self.first_fail = first_fail;
-        if let Some(t) = &sh.trace {
-            t.emit(self.event(vu, sh, ctx, &extracted, elapsed));
+        if let Some(t) = &env.trace {
+            t.emit(self.event(env, ctx, &extracted, elapsed));
         }
         // The step's latency is the opening response's, or the time spent failing to get one.
         let service = self.head.as_ref().map_or(elapsed, |h| h.latency);
-        let mut rec = sh.shards.local();
+        let mut rec = env.shards.local();
         rec.request(RequestRecord {
             step: self.step.id,
             service,
@@ -336,21 +342,20 @@ impl Session<'_> {
     /// without per-message values), extractions, message counts.
     fn event(
         &self,
-        vu: &Vu,
-        sh: &Shared,
+        env: &Env<'_>,
         ctx: &Value,
         extracted: &[(String, Value)],
         elapsed: Duration,
     ) -> crate::trace::TraceEvent {
         use crate::trace::*;
-        let mut r = sh.program.secrets.redactor(ctx, extracted);
+        let mut r = env.secrets.redactor(ctx, extracted);
         if let Some((_, h)) = &self.traced {
             hide_credentials(h, &mut r);
         }
         if let Some(h) = &self.head {
             hide_credentials(&h.headers, &mut r);
         }
-        let mut ev = vu.event(sh, self.step, elapsed);
+        let mut ev = env.event(self.step, elapsed);
         ev.request = self.traced.as_ref().map(|(url, h)| TraceRequest {
             method: "GET".into(),
             url: r.string(url.clone()),
@@ -380,7 +385,7 @@ impl Session<'_> {
             .iter()
             .map(|(k, v)| TraceExtract {
                 name: k.clone(),
-                value: Some(if sh.program.secrets.is_secret(k) {
+                value: Some(if env.secrets.is_secret(k) {
                     format!("[redacted:{k}]")
                 } else {
                     r.string(crate::redact::text_of(v))

@@ -8,8 +8,8 @@ use http::HeaderMap;
 use minijinja::Value;
 use throng_ir::{Check, Extractor, ValueExpect};
 
-use crate::cookies::CookieJar;
-use crate::program::CheckPlan;
+use crate::client::CookieJar;
+use crate::plan::CheckPlan;
 
 /// Response headers as checks and extractors read them: a `HeaderMap` (streams), or an
 /// HTTP/1.1 head as it arrived, read without building a map.
@@ -33,7 +33,7 @@ impl Headers for HeaderMap {
     }
 }
 
-impl Headers for crate::h1::Head {
+impl Headers for crate::client::h1::Head {
     fn values_of<'a>(&'a self, name: &str) -> Vec<&'a str> {
         self.values(name)
             .filter_map(|v| std::str::from_utf8(v).ok())
@@ -63,7 +63,7 @@ pub struct Seen<'a> {
     /// What `body` is, for failure messages: "body", or a stream's "data" / "reply".
     pub label: &'static str,
     /// Parse only what the step's JSON paths reach (see `jsonprune`); None: the whole body.
-    pub prune: Option<&'a crate::jsonprune::Prune>,
+    pub prune: Option<&'a crate::plan::prune::Prune>,
 }
 
 impl Seen<'_> {
@@ -368,7 +368,7 @@ fn show(v: &serde_json::Value) -> String {
 
 fn expect_value(
     expect: &ValueExpect,
-    operand: Option<&crate::program::Json>,
+    operand: Option<&crate::plan::Json>,
     actual: &serde_json::Value,
     ctx: &Value,
 ) -> Result<(), String> {

@@ -21,8 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::http::{classify_io, TransportError};
-use crate::metrics::Category;
+use super::connections::classify_io;
+use super::{ErrorKind, TransportError};
 
 /// Headers in one response head; more is refused (hyper's limit too).
 const MAX_HEADERS: usize = 100;
@@ -256,7 +256,7 @@ impl Conn {
                 }
                 if self.rbuf.len() > MAX_HEAD_BYTES {
                     return Err(SendError::Failed(TransportError::new(
-                        Category::Protocol,
+                        ErrorKind::Protocol,
                         format!("response head over {} KiB", MAX_HEAD_BYTES / 1024),
                     )));
                 }
@@ -266,7 +266,7 @@ impl Conn {
                 Ok(0) => {
                     self.closing = true;
                     let err = TransportError::new(
-                        Category::Connect,
+                        ErrorKind::Connect,
                         if received_any {
                             "connection closed in the middle of the response head"
                         } else {
@@ -309,13 +309,13 @@ impl Conn {
                 Ok(httparse::Status::Partial) => return Ok(None),
                 Err(httparse::Error::TooManyHeaders) => {
                     return Err(TransportError::new(
-                        Category::Protocol,
+                        ErrorKind::Protocol,
                         format!("response head with more than {MAX_HEADERS} headers"),
                     ))
                 }
                 Err(e) => {
                     return Err(TransportError::new(
-                        Category::Protocol,
+                        ErrorKind::Protocol,
                         format!("malformed response head: {e}"),
                     ))
                 }
@@ -324,7 +324,7 @@ impl Conn {
             if (100..200).contains(&status) {
                 if status == 101 {
                     return Err(TransportError::new(
-                        Category::Protocol,
+                        ErrorKind::Protocol,
                         "unexpected 101 Switching Protocols",
                     ));
                 }
@@ -358,7 +358,7 @@ impl Conn {
                         .and_then(|v| v.parse::<u64>().ok())
                         .ok_or_else(|| {
                             TransportError::new(
-                                Category::Protocol,
+                                ErrorKind::Protocol,
                                 format!(
                                     "invalid content-length `{}`",
                                     String::from_utf8_lossy(h.value)
@@ -367,7 +367,7 @@ impl Conn {
                         })?;
                     if length.is_some_and(|l| l != v) {
                         return Err(TransportError::new(
-                            Category::Protocol,
+                            ErrorKind::Protocol,
                             "conflicting content-length headers",
                         ));
                     }
@@ -439,7 +439,7 @@ impl Conn {
                         self.fill("the body").await?;
                         if self.rbuf.is_empty() {
                             return Err(TransportError::new(
-                                Category::Connect,
+                                ErrorKind::Connect,
                                 format!(
                                     "connection closed {rest} bytes before the end of the body"
                                 ),
@@ -485,7 +485,7 @@ impl Conn {
                         .and_then(|d| u64::from_str_radix(d, 16).ok())
                         .ok_or_else(|| {
                             TransportError::new(
-                                Category::Protocol,
+                                ErrorKind::Protocol,
                                 format!(
                                     "invalid chunk size line `{}`",
                                     String::from_utf8_lossy(&line).trim()
@@ -502,7 +502,7 @@ impl Conn {
                     let line = self.line().await?;
                     if !line.is_empty() {
                         return Err(TransportError::new(
-                            Category::Protocol,
+                            ErrorKind::Protocol,
                             "chunk data longer than its size",
                         ));
                     }
@@ -534,7 +534,7 @@ impl Conn {
             }
             if total as usize > cap {
                 return Err(TransportError::new(
-                    Category::BodyTooLarge,
+                    ErrorKind::BodyTooLarge,
                     format!("response body over the {} MiB limit", cap / (1024 * 1024)),
                 ));
             }
@@ -607,7 +607,7 @@ impl Conn {
             }
             if self.rbuf.len() > MAX_LINE_BYTES {
                 return Err(TransportError::new(
-                    Category::Protocol,
+                    ErrorKind::Protocol,
                     format!("chunked framing line over {MAX_LINE_BYTES} bytes"),
                 ));
             }
@@ -615,7 +615,7 @@ impl Conn {
             self.fill("the chunked body").await?;
             if self.rbuf.len() == before {
                 return Err(TransportError::new(
-                    Category::Connect,
+                    ErrorKind::Connect,
                     "connection closed in the middle of a chunked body",
                 ));
             }
@@ -900,62 +900,62 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_framing_is_a_protocol_error_and_a_short_body_a_connect_error() {
-        for (response, category, says) in [
+        for (response, kind, says) in [
             (
                 &b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok"[..],
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "conflicting content-length",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "invalid content-length",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok",
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "invalid content-length",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n+2\r\nok\r\n0\r\n\r\n",
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "invalid chunk size line `+2`",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "invalid chunk size line `zz`",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokay\r\n",
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "chunk data longer than its size",
             ),
             (
                 b"not http\r\n\r\n",
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "malformed response head",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
-                Category::Connect,
+                ErrorKind::Connect,
                 "5 bytes before the end of the body",
             ),
             (
                 b"HTTP/1.1 200 OK\r\ncontent-le",
-                Category::Connect,
+                ErrorKind::Connect,
                 "middle of the response head",
             ),
             (
                 b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
-                Category::Protocol,
+                ErrorKind::Protocol,
                 "unexpected 101",
             ),
         ] {
             let (addr, _server) = serve(vec![response], false);
             let mut conn = connect(addr).await;
             let e = exchange(&mut conn, Method::GET, b"").await.unwrap_err();
-            assert_eq!(e.category, category, "{}", e.message);
+            assert_eq!(e.kind, kind, "{}", e.message);
             assert!(e.message.contains(says), "{} lacks {says}", e.message);
         }
     }
@@ -982,7 +982,7 @@ mod tests {
             .map_err(SendError::into_inner)
             .unwrap();
         let e = conn.read_body(true, 4).await.unwrap_err();
-        assert_eq!(e.category, Category::BodyTooLarge);
+        assert_eq!(e.kind, ErrorKind::BodyTooLarge);
     }
 
     #[tokio::test]
