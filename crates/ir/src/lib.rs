@@ -9,6 +9,7 @@
 //! This crate depends on no other throng crate; the compiler writes this format and the
 //! runner executes it.
 
+pub mod calendar;
 pub mod check;
 pub mod codec;
 pub mod envfile;

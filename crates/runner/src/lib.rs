@@ -46,8 +46,8 @@ pub use report::results::{
     LatencySummary, MessageStats, NamedHistogram, RunResults, ScenarioResult, StepResult,
     ThresholdResult, TimelinePoint, Totals,
 };
-pub use report::summary::{parse_rfc3339, rfc3339};
 pub use report::thresholds::evaluate as evaluate_thresholds;
+pub use throng_ir::calendar::{parse_rfc3339, rfc3339};
 pub use trace::{TraceEvent, TraceSink};
 
 /// How to run a plan; everything not set here comes from the plan.
@@ -543,7 +543,7 @@ fn build_results(
     let mut results = RunResults {
         version: 1,
         name: meta.name.clone(),
-        started_at: report::summary::rfc3339(meta.started_at),
+        started_at: rfc3339(meta.started_at),
         duration_s: elapsed.as_secs_f64(),
         totals,
         steps,

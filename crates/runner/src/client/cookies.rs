@@ -39,6 +39,8 @@
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
+use throng_ir::calendar::days_from_civil;
+
 /// §5.6: a name and value longer than this, together, make the header ignored.
 const MAX_NAME_VALUE: usize = 4096;
 /// §5.6: an attribute whose value is longer than this is ignored.
@@ -296,17 +298,6 @@ fn date_month(token: &[u8]) -> Option<u32> {
         [b'd', b'e', b'c'] => 12,
         _ => return None,
     })
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {

@@ -256,7 +256,7 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
     let timelines: Vec<&[TimelinePoint]> = inputs.iter().map(|r| r.timeline.as_slice()).collect();
     let timeline = merge_timelines(&timelines).map_err(|e| err(None, e))?;
     let started_at = if start_ms > 0 {
-        crate::report::summary::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms))
+        throng_ir::calendar::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms))
     } else {
         first.started_at.clone()
     };
@@ -404,7 +404,7 @@ fn span_ms(r: &RunResults) -> (u64, u64) {
     let start = if r.started_at_ms > 0 {
         r.started_at_ms
     } else {
-        crate::report::summary::parse_rfc3339(&r.started_at)
+        throng_ir::calendar::parse_rfc3339(&r.started_at)
             .ok()
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as u64)
@@ -587,7 +587,7 @@ mod tests {
         RunResults {
             version: 1,
             name: "journey".into(),
-            started_at: crate::report::summary::rfc3339(
+            started_at: throng_ir::calendar::rfc3339(
                 SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms),
             ),
             duration_s: 2.0,
