@@ -145,6 +145,8 @@ impl Iterator for Arrivals<'_> {
     }
 }
 
+/// Runs the load: starts the reporter, drives the load model until its end or a stop,
+/// winds down (grace period, then the cut), and collects what the reporter merged.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     sh: Arc<Shared>,
@@ -157,256 +159,30 @@ pub async fn execute(
 ) -> Finished {
     let (cut_tx, cut_rx) = watch::channel(false);
     let reporter_stop = Arc::new(tokio::sync::Notify::new());
-    let reporter = {
-        let sh = sh.clone();
-        let done = reporter_stop.clone();
-        let stop_tx = stop_tx.clone();
-        tokio::spawn(reporter(
-            sh,
-            start,
-            opts.quiet,
-            opts.progress_every,
-            opts.observer,
-            opts.abort_on_fail,
-            opts.thresholds,
-            done,
-            stop_tx,
-            build_partial,
-        ))
-    };
-    let dropped = Arc::new(AtomicU64::new(0));
-
+    let grace = opts.grace;
+    let reporter = tokio::spawn(reporter(
+        sh.clone(),
+        start,
+        opts.quiet,
+        opts.progress_every,
+        opts.observer,
+        opts.abort_on_fail,
+        opts.thresholds,
+        reporter_stop.clone(),
+        stop_tx,
+        build_partial,
+    ));
     let mut tasks: JoinSet<()> = JoinSet::new();
-    let mut stop_reason = None;
-    let deadline = load.duration.map(|d| start + d);
-
     match load.model {
         LoadModel::Closed { .. } => {
-            let target = Arc::new(AtomicU64::new(0));
-            let mut alive: Vec<Option<tokio::task::AbortHandle>> = Vec::new();
-            let mut finished_ids = tokio::sync::mpsc::unbounded_channel::<usize>();
-            loop {
-                let elapsed = start.elapsed();
-                if deadline.is_some_and(|d| Instant::now() >= d) || *stop.borrow() != RUN {
-                    break;
-                }
-                // Global VU g belongs to segment g mod N: this segment runs its share of
-                // the global target, and the shares add up to the target.
-                let want = sh.segment.share(global_vus(load.target_at(elapsed))) as usize;
-                target.store(want as u64, Ordering::Relaxed);
-                while let Ok(i) = finished_ids.1.try_recv() {
-                    alive[i] = None;
-                }
-                if sh.more_iterations() {
-                    for i in 0..want {
-                        if alive.len() <= i {
-                            alive.push(None);
-                        }
-                        if alive[i].is_none() {
-                            let sh = sh.clone();
-                            let target = target.clone();
-                            let mut cut = cut_rx.clone();
-                            let done = finished_ids.0.clone();
-                            let h = tasks.spawn(async move {
-                                let g = sh.segment.global(i as u64);
-                                let mut vu = Vu::new(g + 1, sh.run_seed, &sh.tls);
-                                while (i as u64) < target.load(Ordering::Relaxed)
-                                    && sh.claim_iteration()
-                                {
-                                    let now = Instant::now();
-                                    match guarded(&mut vu, &sh, now, None, &mut cut).await {
-                                        Some(IterEnd::Done { .. }) => {}
-                                        Some(IterEnd::NoData) | None => break,
-                                    }
-                                }
-                                let _ = done.send(i);
-                            });
-                            alive[i] = Some(h);
-                        }
-                    }
-                }
-                let any_alive = !tasks.is_empty();
-                if !any_alive && (!sh.more_iterations() || (deadline.is_none() && want == 0)) {
-                    break;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                    joined = tasks.join_next(), if any_alive => contained(&sh, joined),
-                    r = stop.changed() => {
-                        if r.is_err() || *stop.borrow() != RUN { break; }
-                    }
-                }
-            }
+            run_closed(&sh, &load, start, &mut stop, &cut_rx, &mut tasks).await
         }
         LoadModel::Open { max_vus, .. } => {
-            // The pool is split like VUs: local VU c is global VU `global(c)`. Each VU is a
-            // long-lived task fed arrivals through its own one-slot channel; when it is done
-            // it reports its index back here, so an arrival costs two channel messages, not a
-            // task spawn, and no lock is shared by the VUs.
-            let max_vus = sh.segment.share(max_vus as u64).max(1);
-            let (idle_tx, mut idle_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
-            let mut feeds: Vec<tokio::sync::mpsc::Sender<(u64, Instant)>> = Vec::new();
-            let mut idle: Vec<usize> = Vec::new();
-            let mut sleep = Box::pin(tokio::time::sleep_until(start.into()));
-            // Arrivals that found every VU of a full pool busy wait here, oldest first, for
-            // at most QUEUE_WAIT; those not started by then are dropped. Their latency still
-            // runs from the intended start, so the wait is measured, not hidden.
-            let mut queue: std::collections::VecDeque<(u64, Instant)> =
-                std::collections::VecDeque::new();
-            let mut spawn_vu = |feeds: &mut Vec<tokio::sync::mpsc::Sender<(u64, Instant)>>| {
-                let i = feeds.len();
-                let g = sh.segment.global(i as u64);
-                let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Instant)>(1);
-                feeds.push(tx);
-                let sh2 = sh.clone();
-                let mut cut = cut_rx.clone();
-                let idle_tx = idle_tx.clone();
-                tasks.spawn(async move {
-                    let mut vu = Vu::new(g + 1, sh2.run_seed, &sh2.tls);
-                    while let Some((k, at)) = rx.recv().await {
-                        match guarded(&mut vu, &sh2, at, Some(k), &mut cut).await {
-                            None => break,
-                            Some(IterEnd::NoData) => sh2.stop_new.store(true, Ordering::Relaxed),
-                            Some(IterEnd::Done { .. }) => {}
-                        }
-                        if idle_tx.send(i).is_err() {
-                            break;
-                        }
-                    }
-                });
-                i
-            };
-            let drop_one = || {
-                dropped.fetch_add(1, Ordering::Relaxed);
-                sh.shards.local().dropped += 1;
-            };
-            // Every segment walks the whole schedule and fires only the arrivals it owns, so
-            // the union of the segments is the single-process schedule, evenly interleaved.
-            let mut arrivals = Arrivals::new(&load);
-            let mut next: Option<(u64, Instant)> = None;
-            let mut schedule_done = false;
-            loop {
-                if *stop.borrow() != RUN || sh.stop_new.load(Ordering::Relaxed) {
-                    break;
-                }
-                while let Ok(i) = idle_rx.try_recv() {
-                    idle.push(i);
-                }
-                // Queued arrivals first (FIFO); expired ones are dropped.
-                if !queue.is_empty() {
-                    let now = Instant::now();
-                    while let Some(&(k, at)) = queue.front() {
-                        if now.saturating_duration_since(at) > QUEUE_WAIT {
-                            queue.pop_front();
-                            drop_one();
-                            continue;
-                        }
-                        let Some(slot) = idle.pop() else { break };
-                        queue.pop_front();
-                        let _ = feeds[slot].try_send((k, at));
-                    }
-                }
-                if next.is_none() && !schedule_done {
-                    loop {
-                        match arrivals.next() {
-                            None => {
-                                schedule_done = true;
-                                break;
-                            }
-                            Some((k, off)) if sh.segment.owns(k) => {
-                                next = Some((k, start + off));
-                                break;
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                }
-                let now = Instant::now();
-                match next {
-                    Some((k, at)) if at <= now => {
-                        next = None;
-                        if !sh.claim_iteration() {
-                            schedule_done = true;
-                            continue;
-                        }
-                        if !queue.is_empty() {
-                            queue.push_back((k, at));
-                            continue;
-                        }
-                        let slot = match idle.pop() {
-                            Some(i) => i,
-                            None if (feeds.len() as u64) < max_vus => spawn_vu(&mut feeds),
-                            None => {
-                                queue.push_back((k, at));
-                                continue;
-                            }
-                        };
-                        // The VU is idle, so its slot is free.
-                        let _ = feeds[slot].try_send((k, at));
-                        continue;
-                    }
-                    _ => {}
-                }
-                if schedule_done && queue.is_empty() {
-                    break;
-                }
-                // Wait for the next arrival, a VU freeing up for the queue, the oldest queued
-                // arrival expiring, or a stop.
-                let mut wake = next.map(|(_, at)| at);
-                if let Some(&(_, at)) = queue.front() {
-                    let exp = at + QUEUE_WAIT + Duration::from_micros(1);
-                    wake = Some(wake.map_or(exp, |w| w.min(exp)));
-                }
-                let Some(wake) = wake else { break };
-                sleep.as_mut().reset(wake.into());
-                tokio::select! {
-                    _ = sleep.as_mut() => {}
-                    Some(i) = idle_rx.recv(), if !queue.is_empty() => idle.push(i),
-                    r = stop.changed() => {
-                        if r.is_err() || *stop.borrow() != RUN { break; }
-                    }
-                }
-            }
-            // Arrivals still queued when the run stops never started.
-            for _ in queue.drain(..) {
-                drop_one();
-            }
-            // Idle VUs end now; busy ones after their iteration.
-            drop(feeds);
+            run_open(&sh, &load, start, max_vus, &mut stop, &cut_rx, &mut tasks).await
         }
     }
-
-    // Graceful end: no new iterations; in-flight ones get the grace period.
-    sh.stop_new.store(true, Ordering::Relaxed);
-    if *stop.borrow() == GRACEFUL {
-        stop_reason = Some("stopped by signal".to_string());
-    }
-    let mut interrupted_by_cut = false;
-    if *stop.borrow() != IMMEDIATE && !tasks.is_empty() {
-        let drain = async {
-            while let Some(joined) = tasks.join_next().await {
-                contained(&sh, Some(joined));
-            }
-        };
-        tokio::select! {
-            _ = drain => {}
-            _ = tokio::time::sleep(opts.grace) => { interrupted_by_cut = true; }
-            _ = stop.wait_for(|s| *s == IMMEDIATE) => { interrupted_by_cut = true; }
-        }
-    } else if !tasks.is_empty() {
-        interrupted_by_cut = true;
-    }
-    if interrupted_by_cut || !tasks.is_empty() {
-        let _ = cut_tx.send(true);
-        while let Some(joined) = tasks.join_next().await {
-            contained(&sh, Some(joined));
-        }
-    }
+    let mut stop_reason = wind_down(&sh, grace, &mut stop, &cut_tx, &mut tasks).await;
     let elapsed = start.elapsed();
-    let level = *stop.borrow();
-    if level == IMMEDIATE && stop_reason.is_none() {
-        stop_reason = Some("stopped at once".to_string());
-    }
     reporter_stop.notify_one();
     let mut reporter_panic = None;
     let (agg, timeline, abort_reason) = reporter.await.unwrap_or_else(|e| {
@@ -426,6 +202,257 @@ pub async fn execute(
         stop_reason,
         reporter_panic,
     }
+}
+
+/// The closed model: keeps this segment's share of the (ramped) VU target running, each VU
+/// looping over iterations while it is within the target and iterations are left.
+async fn run_closed(
+    sh: &Arc<Shared>,
+    load: &Load,
+    start: Instant,
+    stop: &mut watch::Receiver<u8>,
+    cut_rx: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    let deadline = load.duration.map(|d| start + d);
+    let target = Arc::new(AtomicU64::new(0));
+    let mut alive: Vec<Option<tokio::task::AbortHandle>> = Vec::new();
+    let mut finished_ids = tokio::sync::mpsc::unbounded_channel::<usize>();
+    loop {
+        let elapsed = start.elapsed();
+        if deadline.is_some_and(|d| Instant::now() >= d) || *stop.borrow() != RUN {
+            break;
+        }
+        // Global VU g belongs to segment g mod N: this segment runs its share of
+        // the global target, and the shares add up to the target.
+        let want = sh.segment.share(global_vus(load.target_at(elapsed))) as usize;
+        target.store(want as u64, Ordering::Relaxed);
+        while let Ok(i) = finished_ids.1.try_recv() {
+            alive[i] = None;
+        }
+        if sh.more_iterations() {
+            for i in 0..want {
+                if alive.len() <= i {
+                    alive.push(None);
+                }
+                if alive[i].is_none() {
+                    let sh = sh.clone();
+                    let target = target.clone();
+                    let mut cut = cut_rx.clone();
+                    let done = finished_ids.0.clone();
+                    let h = tasks.spawn(async move {
+                        let g = sh.segment.global(i as u64);
+                        let mut vu = Vu::new(g + 1, sh.run_seed, &sh.tls);
+                        while (i as u64) < target.load(Ordering::Relaxed) && sh.claim_iteration() {
+                            let now = Instant::now();
+                            match guarded(&mut vu, &sh, now, None, &mut cut).await {
+                                Some(IterEnd::Done { .. }) => {}
+                                Some(IterEnd::NoData) | None => break,
+                            }
+                        }
+                        let _ = done.send(i);
+                    });
+                    alive[i] = Some(h);
+                }
+            }
+        }
+        let any_alive = !tasks.is_empty();
+        if !any_alive && (!sh.more_iterations() || (deadline.is_none() && want == 0)) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            joined = tasks.join_next(), if any_alive => contained(&sh, joined),
+            r = stop.changed() => {
+                if r.is_err() || *stop.borrow() != RUN { break; }
+            }
+        }
+    }
+}
+
+/// The open model: fires this segment's arrivals of the schedule on a pool of long-lived
+/// VUs, queueing an arrival up to [`QUEUE_WAIT`] when the pool is full, dropping it after.
+async fn run_open(
+    sh: &Arc<Shared>,
+    load: &Load,
+    start: Instant,
+    max_vus: u32,
+    stop: &mut watch::Receiver<u8>,
+    cut_rx: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    // The pool is split like VUs: local VU c is global VU `global(c)`. Each VU is a
+    // long-lived task fed arrivals through its own one-slot channel; when it is done
+    // it reports its index back here, so an arrival costs two channel messages, not a
+    // task spawn, and no lock is shared by the VUs.
+    let max_vus = sh.segment.share(max_vus as u64).max(1);
+    let (idle_tx, mut idle_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let mut feeds: Vec<tokio::sync::mpsc::Sender<(u64, Instant)>> = Vec::new();
+    let mut idle: Vec<usize> = Vec::new();
+    let mut sleep = Box::pin(tokio::time::sleep_until(start.into()));
+    // Arrivals that found every VU of a full pool busy wait here, oldest first, for
+    // at most QUEUE_WAIT; those not started by then are dropped. Their latency still
+    // runs from the intended start, so the wait is measured, not hidden.
+    let mut queue: std::collections::VecDeque<(u64, Instant)> = std::collections::VecDeque::new();
+    let mut spawn_vu = |feeds: &mut Vec<tokio::sync::mpsc::Sender<(u64, Instant)>>| {
+        let i = feeds.len();
+        let g = sh.segment.global(i as u64);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Instant)>(1);
+        feeds.push(tx);
+        let sh2 = sh.clone();
+        let mut cut = cut_rx.clone();
+        let idle_tx = idle_tx.clone();
+        tasks.spawn(async move {
+            let mut vu = Vu::new(g + 1, sh2.run_seed, &sh2.tls);
+            while let Some((k, at)) = rx.recv().await {
+                match guarded(&mut vu, &sh2, at, Some(k), &mut cut).await {
+                    None => break,
+                    Some(IterEnd::NoData) => sh2.stop_new.store(true, Ordering::Relaxed),
+                    Some(IterEnd::Done { .. }) => {}
+                }
+                if idle_tx.send(i).is_err() {
+                    break;
+                }
+            }
+        });
+        i
+    };
+    let drop_one = || sh.shards.local().dropped += 1;
+    // Every segment walks the whole schedule and fires only the arrivals it owns, so
+    // the union of the segments is the single-process schedule, evenly interleaved.
+    let mut arrivals = Arrivals::new(&load);
+    let mut next: Option<(u64, Instant)> = None;
+    let mut schedule_done = false;
+    loop {
+        if *stop.borrow() != RUN || sh.stop_new.load(Ordering::Relaxed) {
+            break;
+        }
+        while let Ok(i) = idle_rx.try_recv() {
+            idle.push(i);
+        }
+        // Queued arrivals first (FIFO); expired ones are dropped.
+        if !queue.is_empty() {
+            let now = Instant::now();
+            while let Some(&(k, at)) = queue.front() {
+                if now.saturating_duration_since(at) > QUEUE_WAIT {
+                    queue.pop_front();
+                    drop_one();
+                    continue;
+                }
+                let Some(slot) = idle.pop() else { break };
+                queue.pop_front();
+                let _ = feeds[slot].try_send((k, at));
+            }
+        }
+        if next.is_none() && !schedule_done {
+            loop {
+                match arrivals.next() {
+                    None => {
+                        schedule_done = true;
+                        break;
+                    }
+                    Some((k, off)) if sh.segment.owns(k) => {
+                        next = Some((k, start + off));
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let now = Instant::now();
+        match next {
+            Some((k, at)) if at <= now => {
+                next = None;
+                if !sh.claim_iteration() {
+                    schedule_done = true;
+                    continue;
+                }
+                if !queue.is_empty() {
+                    queue.push_back((k, at));
+                    continue;
+                }
+                let slot = match idle.pop() {
+                    Some(i) => i,
+                    None if (feeds.len() as u64) < max_vus => spawn_vu(&mut feeds),
+                    None => {
+                        queue.push_back((k, at));
+                        continue;
+                    }
+                };
+                // The VU is idle, so its slot is free.
+                let _ = feeds[slot].try_send((k, at));
+                continue;
+            }
+            _ => {}
+        }
+        if schedule_done && queue.is_empty() {
+            break;
+        }
+        // Wait for the next arrival, a VU freeing up for the queue, the oldest queued
+        // arrival expiring, or a stop.
+        let mut wake = next.map(|(_, at)| at);
+        if let Some(&(_, at)) = queue.front() {
+            let exp = at + QUEUE_WAIT + Duration::from_micros(1);
+            wake = Some(wake.map_or(exp, |w| w.min(exp)));
+        }
+        let Some(wake) = wake else { break };
+        sleep.as_mut().reset(wake.into());
+        tokio::select! {
+            _ = sleep.as_mut() => {}
+            Some(i) = idle_rx.recv(), if !queue.is_empty() => idle.push(i),
+            r = stop.changed() => {
+                if r.is_err() || *stop.borrow() != RUN { break; }
+            }
+        }
+    }
+    // Arrivals still queued when the run stops never started.
+    for _ in queue.drain(..) {
+        drop_one();
+    }
+    // Idle VUs end now; busy ones after their iteration.
+    drop(feeds);
+}
+
+/// The graceful end: no new iterations; in-flight ones get the grace period (or until a
+/// second stop), then whatever still runs is cut and counted as interrupted. Returns why
+/// the run ended early, if it did.
+async fn wind_down(
+    sh: &Arc<Shared>,
+    grace: Duration,
+    stop: &mut watch::Receiver<u8>,
+    cut_tx: &watch::Sender<bool>,
+    tasks: &mut JoinSet<()>,
+) -> Option<String> {
+    sh.stop_new.store(true, Ordering::Relaxed);
+    let mut stop_reason = None;
+    if *stop.borrow() == GRACEFUL {
+        stop_reason = Some("stopped by signal".to_string());
+    }
+    let mut interrupted_by_cut = false;
+    if *stop.borrow() != IMMEDIATE && !tasks.is_empty() {
+        let drain = async {
+            while let Some(joined) = tasks.join_next().await {
+                contained(sh, Some(joined));
+            }
+        };
+        tokio::select! {
+            _ = drain => {}
+            _ = tokio::time::sleep(grace) => { interrupted_by_cut = true; }
+            _ = stop.wait_for(|s| *s == IMMEDIATE) => { interrupted_by_cut = true; }
+        }
+    } else if !tasks.is_empty() {
+        interrupted_by_cut = true;
+    }
+    if interrupted_by_cut || !tasks.is_empty() {
+        let _ = cut_tx.send(true);
+        while let Some(joined) = tasks.join_next().await {
+            contained(sh, Some(joined));
+        }
+    }
+    if *stop.borrow() == IMMEDIATE && stop_reason.is_none() {
+        stop_reason = Some("stopped at once".to_string());
+    }
+    stop_reason
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -220,39 +220,12 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         .into_iter()
         .map(|f| f.for_segment(segment))
         .collect::<Vec<_>>();
-    if let (LoadModel::Closed { vus }, Some(n), false) =
-        (load.model, load.iterations, segment.is_whole())
-    {
-        let peak = load
-            .stages
-            .iter()
-            .map(|s| s.target)
-            .fold(vus as f64, f64::max);
-        let peak = engine::global_vus(peak);
-        if peak < segment.count() as u64 {
-            return Err(RunError::Load(format!(
-                "{n} iterations shared by {peak} VUs cannot be split over {} segments: \
-                 every segment needs a VU (use at most {peak} segments, or more VUs)",
-                segment.count()
-            )));
-        }
-    }
+    check_split(&load, segment)?;
     let program =
         plan::compile(&plan, &overrides, Arc::new(opts.env.clone())).map_err(RunError::Compile)?;
     let tls = client::Tls::new(&opts.tls).map_err(RunError::Tls)?;
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
-    let shared_seed = opts.start_at.map(|at| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(&(unix_ms(at), &plan.name), &mut h);
-        std::hash::Hasher::finish(&h)
-    });
-    let run_seed = opts.seed.or(shared_seed).unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            ^ (std::process::id() as u64) << 32
-    });
+    let run_seed = run_seed(&opts, &plan.name);
     let names: Vec<(String, String)> = program
         .scenarios
         .iter()
@@ -350,6 +323,46 @@ pub async fn run(plan: Plan, opts: RunOptions, stop: Stopper) -> Result<RunResul
         results.stopped_early = true;
     }
     Ok(results)
+}
+
+/// Refuses a closed-model iteration budget split over more segments than the load has VUs:
+/// a segment without a VU would never run its share.
+fn check_split(load: &throng_ir::Load, segment: Segment) -> Result<(), RunError> {
+    if let (LoadModel::Closed { vus }, Some(n), false) =
+        (load.model, load.iterations, segment.is_whole())
+    {
+        let peak = load
+            .stages
+            .iter()
+            .map(|s| s.target)
+            .fold(vus as f64, f64::max);
+        let peak = engine::global_vus(peak);
+        if peak < segment.count() as u64 {
+            return Err(RunError::Load(format!(
+                "{n} iterations shared by {peak} VUs cannot be split over {} segments: \
+             every segment needs a VU (use at most {peak} segments, or more VUs)",
+                segment.count()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The run's seed: `--seed`, else one derived from `--start-at` (so the segments of one
+/// split share it), else from the clock and the process.
+fn run_seed(opts: &RunOptions, name: &str) -> u64 {
+    let shared_seed = opts.start_at.map(|at| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(unix_ms(at), name), &mut h);
+        std::hash::Hasher::finish(&h)
+    });
+    opts.seed.or(shared_seed).unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            ^ (std::process::id() as u64) << 32
+    })
 }
 
 /// Waits for `start_at` (interruptible by `stop`); returns the start as an `Instant` and as

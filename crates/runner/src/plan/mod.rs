@@ -692,23 +692,49 @@ pub fn compile(
         consts: BTreeMap::new(),
         consts_ctx: Value::UNDEFINED,
     };
+    let (vars, fixed_vars) = c.variables(plan, overrides)?;
+    c.consts = constants(plan, &vars, &fixed_vars);
+    c.consts_ctx = Value::from(c.consts.clone());
+    let mut scenarios = Vec::new();
+    let mut id = 0;
+    for (index, s) in plan.scenarios.iter().enumerate() {
+        let mut steps = Vec::new();
+        for (step_index, st) in s.steps.iter().enumerate() {
+            steps.push(c.step(plan, st, id, step_index)?);
+            id += 1;
+        }
+        scenarios.push(ScenarioPlan {
+            index,
+            name: s.name.clone(),
+            weight: s.weight,
+            steps,
+        });
+    }
+    let total_weight = scenarios
+        .iter()
+        .map(|s| s.weight as u64)
+        .sum::<u64>()
+        .max(1);
+    Ok(Program {
+        var_keys: vars.iter().map(|(k, _)| Arc::from(k.as_str())).collect(),
+        vars,
+        fixed_vars: Arc::new(fixed_vars),
+        key_vu: Arc::from("vu"),
+        key_iteration: Arc::from("iteration"),
+        scenarios,
+        total_weight,
+        step_count: id,
+        secrets: crate::redact::Secrets::of_plan(plan),
+    })
+}
 
-    let mut vars = Vec::new();
-    for (k, v) in &plan.vars {
-        if overrides.iter().any(|(o, _)| o == k) {
-            continue;
-        }
-        vars.push((k.clone(), c.json(v)?));
-    }
-    for (k, v) in overrides {
-        vars.push((k.clone(), Json::Lit(serde_json::Value::String(v.clone()))));
-    }
-    let mut fixed_vars = BTreeMap::new();
-    for (k, j) in &vars {
-        if let Json::Lit(v) = j {
-            fixed_vars.insert(k.clone(), Value::from(minijinja::value::Serde(v)));
-        }
-    }
+/// The variables whose value no iteration can change: literal ones (after overrides) that
+/// no feeder, extractor or per-iteration name shadows.
+fn constants(
+    plan: &Plan,
+    vars: &[(String, Json)],
+    fixed_vars: &BTreeMap<String, Value>,
+) -> BTreeMap<String, Value> {
     // Names a per-iteration value can take: those are never constant.
     let mut shadowed: std::collections::HashSet<&str> =
         ["vu", "iteration", "seq"].into_iter().collect();
@@ -723,276 +749,318 @@ pub fn compile(
             shadowed.extend(st.extract.keys().map(String::as_str));
         }
     }
-    c.consts = fixed_vars
+    fixed_vars
         .iter()
         .filter(|(k, _)| !shadowed.contains(k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    c.consts_ctx = Value::from(c.consts.clone());
+        .collect()
+}
 
-    let mut scenarios = Vec::new();
-    let mut id = 0;
-    for (si, s) in plan.scenarios.iter().enumerate() {
-        let mut steps = Vec::new();
-        for (index, st) in s.steps.iter().enumerate() {
-            let r = &st.request;
-            let method = http::Method::from_bytes(r.method.as_str().as_bytes())
-                .map_err(|_| format!("step `{}`: invalid method {}", st.name, r.method.as_str()))?;
-            let url = c.text(&r.url)?;
-            let query = r
-                .query
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), c.text(v)?)))
-                .collect::<Result<Vec<_>, String>>()?;
-            let mut header_src: Vec<(HeaderName, &Template)> = Vec::new();
-            for (k, v) in plan.defaults.headers.iter().chain(r.headers.iter()) {
-                let name = HeaderName::from_bytes(k.trim().as_bytes())
-                    .map_err(|_| format!("step `{}`: invalid header name `{k}`", st.name))?;
-                header_src.retain(|(n, _)| n != name);
-                header_src.push((name, v));
+/// A step's headers as compiled: templated ones, and literal ones validated once.
+struct RequestParts {
+    headers: Vec<(HeaderName, Text)>,
+    fixed_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Compiler {
+    /// The file's variables in order, overrides last, and the literal ones as values.
+    #[allow(clippy::type_complexity)]
+    fn variables(
+        &self,
+        plan: &Plan,
+        overrides: &[(String, String)],
+    ) -> Result<(Vec<(String, Json)>, BTreeMap<String, Value>), String> {
+        let mut vars = Vec::new();
+        for (k, v) in &plan.vars {
+            if overrides.iter().any(|(o, _)| o == k) {
+                continue;
             }
-            // An event stream is asked for as one unless the step says otherwise.
-            if matches!(st.kind, StepKind::Sse(_))
-                && !header_src.iter().any(|(n, _)| n == http::header::ACCEPT)
-            {
-                header_src.push((http::header::ACCEPT, &EVENT_STREAM));
-            }
-            let mut headers = Vec::new();
-            let mut fixed_headers = Vec::new();
-            for (name, v) in header_src {
-                match (v.as_literal(), c.text(v)?) {
-                    (Some(l), _) => fixed_headers.push((
-                        name.clone(),
-                        HeaderValue::from_str(l).map_err(|_| {
-                            format!("step `{}`: invalid value for header `{name}`", st.name)
-                        })?,
-                    )),
-                    // A constant template with a valid value; an invalid one is left to fail
-                    // per request, as it did.
-                    (None, Text::Lit(l)) if HeaderValue::from_str(&l).is_ok() => {
-                        fixed_headers.push((name, HeaderValue::from_str(&l).unwrap()))
-                    }
-                    (None, t) => headers.push((name, t)),
-                }
-            }
-            let body = match &r.body {
-                None => BodyPlan::None,
-                Some(Body::Json(j)) if j.is_literal() => BodyPlan::Fixed(
-                    Bytes::from(serde_json::to_vec(&j.to_json()).map_err(|e| e.to_string())?),
-                    "application/json",
-                ),
-                Some(Body::Json(j)) => match c.json(j)? {
-                    Json::Lit(v) => BodyPlan::Fixed(
-                        Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?),
-                        "application/json",
-                    ),
-                    j => BodyPlan::Json(j),
-                },
-                Some(Body::Text(t)) => match c.text(t)? {
-                    Text::Lit(l) => BodyPlan::Fixed(Bytes::from(l), "text/plain; charset=utf-8"),
-                    t => BodyPlan::Text(t),
-                },
-                Some(Body::Form(f)) => BodyPlan::Form(
-                    f.iter()
-                        .map(|(k, v)| Ok((k.clone(), c.text(v)?)))
-                        .collect::<Result<_, String>>()?,
-                ),
-                Some(Body::Multipart(m)) => BodyPlan::Multipart(
-                    m.iter()
-                        .map(|(k, p)| {
-                            Ok((
-                                k.clone(),
-                                match p {
-                                    Part::Text(t) => PartPlan::Text(c.text(t)?),
-                                    Part::File {
-                                        content,
-                                        filename,
-                                        content_type,
-                                    } => PartPlan::File {
-                                        content: c.text(content)?,
-                                        filename: filename.clone(),
-                                        content_type: content_type.clone(),
-                                    },
-                                },
-                            ))
-                        })
-                        .collect::<Result<_, String>>()?,
-                ),
-            };
-            let mut checks = Vec::new();
-            for ch in &st.check {
-                let operand = match ch {
-                    Check::Json {
-                        expect: ValueExpect::Equals(j),
-                        ..
-                    }
-                    | Check::Header {
-                        expect: ValueExpect::Equals(j),
-                        ..
-                    } => Some(c.json(j)?),
-                    _ => None,
-                };
-                let contains = match ch {
-                    Check::BodyContains(t) => Some(c.text(t)?),
-                    _ => None,
-                };
-                let schema = match ch {
-                    Check::Schema(s) => Some(
-                        jsonschema::validator_for(s)
-                            .map_err(|e| format!("step `{}`: invalid JSON schema: {e}", st.name))?,
-                    ),
-                    _ => None,
-                };
-                checks.push(CheckPlan {
-                    check: ch.clone(),
-                    operand,
-                    contains,
-                    schema,
-                });
-            }
-            let extract = st
-                .extract
-                .iter()
-                .map(|(k, e)| ExtractPlan {
-                    name: k.clone(),
-                    extractor: e.clone(),
-                })
-                .collect::<Vec<_>>();
-            let needs_body = st.check.iter().any(Check::needs_body)
-                || st.extract.values().any(Extractor::needs_body);
-            let prune = prune_for(&st.check, st.extract.values());
-            let kind = match &st.kind {
-                StepKind::Http => KindPlan::Http,
-                StepKind::Sse(sse) => KindPlan::Sse {
-                    events: sse.events.map(u64::from),
-                },
-                StepKind::Ws(ws) => KindPlan::Ws(WsPlan {
-                    messages: ws
-                        .send
-                        .iter()
-                        .map(|m| {
-                            Ok(match c.json(m)? {
-                                Json::Lit(serde_json::Value::String(s)) => Message::Fixed(s),
-                                Json::Lit(v) => Message::Fixed(v.to_string()),
-                                j => Message::Json(j),
-                            })
-                        })
-                        .collect::<Result<_, String>>()?,
-                    count: ws.total() as u64,
-                    echo: ws.expect == Reply::Echo,
-                }),
-            };
-            // A WebSocket URL is only known once `http` is mapped to `ws`: never pre-parsed.
-            let mut fixed_uri = match (url.literal(), &kind) {
-                (Some(u), KindPlan::Http | KindPlan::Sse { .. }) => literal_query_uri(u, &query),
-                _ => None,
-            };
-            if let Some(u) = fixed_uri.take() {
-                // Credentials in a literal URL become the step's Basic auth, once, here.
-                let (u, auth) = crate::client::split_userinfo(u)
-                    .map_err(|e| format!("step `{}`: {e}", st.name))?;
-                if let Some(v) = auth {
-                    if !fixed_headers
-                        .iter()
-                        .any(|(k, _)| k == http::header::AUTHORIZATION)
-                        && !headers
-                            .iter()
-                            .any(|(k, _)| k == http::header::AUTHORIZATION)
-                    {
-                        fixed_headers.push((http::header::AUTHORIZATION, v));
-                    }
-                }
-                fixed_uri = Some(u);
-            }
-            let fixed_base = match (&body, headers.is_empty()) {
-                (BodyPlan::None | BodyPlan::Fixed(..), true) => {
-                    let mut h = http::HeaderMap::with_capacity(fixed_headers.len() + 3);
-                    for (k, v) in &fixed_headers {
-                        h.insert(k.clone(), v.clone());
-                    }
-                    if let BodyPlan::Fixed(_, ct) = &body {
-                        if !h.contains_key(http::header::CONTENT_TYPE) {
-                            h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
-                        }
-                    }
-                    Some(h)
-                }
-                _ => None,
-            };
-            let fixed_target = match (&fixed_uri, &fixed_base) {
-                (Some(u), Some(base)) => crate::client::Origin::of(u).ok().map(|origin| {
-                    let mut head = base.clone();
-                    head.reserve(2);
-                    crate::client::add_host(u, &mut head);
-                    crate::client::FixedTarget {
-                        origin,
-                        pq: u
-                            .path_and_query()
-                            .cloned()
-                            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-                        head,
-                    }
-                }),
-                _ => None,
-            };
-            steps.push(StepPlan {
-                inject_panic: std::env::var_os("THRONG_TEST_PANIC_STEP")
-                    .is_some_and(|v| v.to_str() == Some(st.name.as_str())),
-                fixed_base,
-                fixed_target,
-                id,
-                index,
-                name: st.name.clone(),
-                source: st.source.as_ref().map(|p| (p.har.clone(), p.entry)),
-                method,
-                url,
-                fixed_uri,
-                query,
-                headers,
-                fixed_headers,
-                body,
-                extract,
-                checks,
-                think: st.think.or(plan.defaults.think),
-                on_fail: st.on_fail.or(plan.defaults.on_fail).unwrap_or_default(),
-                follow_redirects: st
-                    .follow_redirects
-                    .or(plan.defaults.follow_redirects)
-                    .unwrap_or(true),
-                timeout: st
-                    .timeout
-                    .or(plan.defaults.timeout)
-                    .unwrap_or(DEFAULT_TIMEOUT),
-                needs_body,
-                prune,
-                kind,
-            });
-            id += 1;
+            vars.push((k.clone(), self.json(v)?));
         }
-        scenarios.push((si, s.name.clone(), s.weight, steps));
+        for (k, v) in overrides {
+            vars.push((k.clone(), Json::Lit(serde_json::Value::String(v.clone()))));
+        }
+        let mut fixed_vars = BTreeMap::new();
+        for (k, j) in &vars {
+            if let Json::Lit(v) = j {
+                fixed_vars.insert(k.clone(), Value::from(minijinja::value::Serde(v)));
+            }
+        }
+        Ok((vars, fixed_vars))
     }
 
-    let out: Vec<ScenarioPlan> = scenarios
-        .into_iter()
-        .map(|(index, name, weight, steps)| ScenarioPlan {
+    /// Compiles one step: its request, checks, extractors, kind, and what can be computed
+    /// once for a fixed URL.
+    fn step(
+        &self,
+        plan: &Plan,
+        st: &throng_ir::Step,
+        id: usize,
+        index: usize,
+    ) -> Result<StepPlan, String> {
+        let r = &st.request;
+        let method = http::Method::from_bytes(r.method.as_str().as_bytes())
+            .map_err(|_| format!("step `{}`: invalid method {}", st.name, r.method.as_str()))?;
+        let url = self.text(&r.url)?;
+        let query = r
+            .query
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), self.text(v)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let RequestParts {
+            headers,
+            mut fixed_headers,
+        } = self.headers(plan, st)?;
+        let body = self.body(&r.body)?;
+        let checks = self.checks(st)?;
+        let extract = st
+            .extract
+            .iter()
+            .map(|(k, e)| ExtractPlan {
+                name: k.clone(),
+                extractor: e.clone(),
+            })
+            .collect::<Vec<_>>();
+        let needs_body = st.check.iter().any(Check::needs_body)
+            || st.extract.values().any(Extractor::needs_body);
+        let prune = prune_for(&st.check, st.extract.values());
+        let kind = self.kind(st)?;
+        // A WebSocket URL is only known once `http` is mapped to `ws`: never pre-parsed.
+        let mut fixed_uri = match (url.literal(), &kind) {
+            (Some(u), KindPlan::Http | KindPlan::Sse { .. }) => literal_query_uri(u, &query),
+            _ => None,
+        };
+        if let Some(u) = fixed_uri.take() {
+            // Credentials in a literal URL become the step's Basic auth, once, here.
+            let (u, auth) =
+                crate::client::split_userinfo(u).map_err(|e| format!("step `{}`: {e}", st.name))?;
+            if let Some(v) = auth {
+                if !fixed_headers
+                    .iter()
+                    .any(|(k, _)| k == http::header::AUTHORIZATION)
+                    && !headers
+                        .iter()
+                        .any(|(k, _)| k == http::header::AUTHORIZATION)
+                {
+                    fixed_headers.push((http::header::AUTHORIZATION, v));
+                }
+            }
+            fixed_uri = Some(u);
+        }
+        let fixed_base = match (&body, headers.is_empty()) {
+            (BodyPlan::None | BodyPlan::Fixed(..), true) => {
+                let mut h = http::HeaderMap::with_capacity(fixed_headers.len() + 3);
+                for (k, v) in &fixed_headers {
+                    h.insert(k.clone(), v.clone());
+                }
+                if let BodyPlan::Fixed(_, ct) = &body {
+                    if !h.contains_key(http::header::CONTENT_TYPE) {
+                        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                    }
+                }
+                Some(h)
+            }
+            _ => None,
+        };
+        let fixed_target = match (&fixed_uri, &fixed_base) {
+            (Some(u), Some(base)) => crate::client::Origin::of(u).ok().map(|origin| {
+                let mut head = base.clone();
+                head.reserve(2);
+                crate::client::add_host(u, &mut head);
+                crate::client::FixedTarget {
+                    origin,
+                    pq: u
+                        .path_and_query()
+                        .cloned()
+                        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+                    head,
+                }
+            }),
+            _ => None,
+        };
+        Ok(StepPlan {
+            inject_panic: std::env::var_os("THRONG_TEST_PANIC_STEP")
+                .is_some_and(|v| v.to_str() == Some(st.name.as_str())),
+            fixed_base,
+            fixed_target,
+            id,
             index,
-            name,
-            weight,
-            steps,
+            name: st.name.clone(),
+            source: st.source.as_ref().map(|p| (p.har.clone(), p.entry)),
+            method,
+            url,
+            fixed_uri,
+            query,
+            headers,
+            fixed_headers,
+            body,
+            extract,
+            checks,
+            think: st.think.or(plan.defaults.think),
+            on_fail: st.on_fail.or(plan.defaults.on_fail).unwrap_or_default(),
+            follow_redirects: st
+                .follow_redirects
+                .or(plan.defaults.follow_redirects)
+                .unwrap_or(true),
+            timeout: st
+                .timeout
+                .or(plan.defaults.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT),
+            needs_body,
+            prune,
+            kind,
         })
-        .collect();
-    let total_weight = out.iter().map(|s| s.weight as u64).sum::<u64>().max(1);
-    Ok(Program {
-        var_keys: vars.iter().map(|(k, _)| Arc::from(k.as_str())).collect(),
-        vars,
-        fixed_vars: Arc::new(fixed_vars),
-        key_vu: Arc::from("vu"),
-        key_iteration: Arc::from("iteration"),
-        scenarios: out,
-        total_weight,
-        step_count: id,
-        secrets: crate::redact::Secrets::of_plan(plan),
-    })
+    }
+
+    /// The step's headers, `defaults.headers` first: literal and constant ones validated
+    /// once, templated ones kept to render per request.
+    fn headers(&self, plan: &Plan, st: &throng_ir::Step) -> Result<RequestParts, String> {
+        let r = &st.request;
+        let mut header_src: Vec<(HeaderName, &Template)> = Vec::new();
+        for (k, v) in plan.defaults.headers.iter().chain(r.headers.iter()) {
+            let name = HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|_| format!("step `{}`: invalid header name `{k}`", st.name))?;
+            header_src.retain(|(n, _)| n != name);
+            header_src.push((name, v));
+        }
+        // An event stream is asked for as one unless the step says otherwise.
+        if matches!(st.kind, StepKind::Sse(_))
+            && !header_src.iter().any(|(n, _)| n == http::header::ACCEPT)
+        {
+            header_src.push((http::header::ACCEPT, &EVENT_STREAM));
+        }
+        let mut headers = Vec::new();
+        let mut fixed_headers = Vec::new();
+        for (name, v) in header_src {
+            match (v.as_literal(), self.text(v)?) {
+                (Some(l), _) => fixed_headers.push((
+                    name.clone(),
+                    HeaderValue::from_str(l).map_err(|_| {
+                        format!("step `{}`: invalid value for header `{name}`", st.name)
+                    })?,
+                )),
+                // A constant template with a valid value; an invalid one is left to fail
+                // per request, as it did.
+                (None, Text::Lit(l)) if HeaderValue::from_str(&l).is_ok() => {
+                    fixed_headers.push((name, HeaderValue::from_str(&l).unwrap()))
+                }
+                (None, t) => headers.push((name, t)),
+            }
+        }
+        Ok(RequestParts {
+            headers,
+            fixed_headers,
+        })
+    }
+
+    /// The request body: pre-serialized when literal, else compiled templates.
+    fn body(&self, body: &Option<Body>) -> Result<BodyPlan, String> {
+        Ok(match body {
+            None => BodyPlan::None,
+            Some(Body::Json(j)) if j.is_literal() => BodyPlan::Fixed(
+                Bytes::from(serde_json::to_vec(&j.to_json()).map_err(|e| e.to_string())?),
+                "application/json",
+            ),
+            Some(Body::Json(j)) => match self.json(j)? {
+                Json::Lit(v) => BodyPlan::Fixed(
+                    Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?),
+                    "application/json",
+                ),
+                j => BodyPlan::Json(j),
+            },
+            Some(Body::Text(t)) => match self.text(t)? {
+                Text::Lit(l) => BodyPlan::Fixed(Bytes::from(l), "text/plain; charset=utf-8"),
+                t => BodyPlan::Text(t),
+            },
+            Some(Body::Form(f)) => BodyPlan::Form(
+                f.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.text(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Some(Body::Multipart(m)) => BodyPlan::Multipart(
+                m.iter()
+                    .map(|(k, p)| {
+                        Ok((
+                            k.clone(),
+                            match p {
+                                Part::Text(t) => PartPlan::Text(self.text(t)?),
+                                Part::File {
+                                    content,
+                                    filename,
+                                    content_type,
+                                } => PartPlan::File {
+                                    content: self.text(content)?,
+                                    filename: filename.clone(),
+                                    content_type: content_type.clone(),
+                                },
+                            },
+                        ))
+                    })
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+
+    /// The step's checks with their operands compiled (values, contained text, schemas).
+    fn checks(&self, st: &throng_ir::Step) -> Result<Vec<CheckPlan>, String> {
+        let mut checks = Vec::new();
+        for ch in &st.check {
+            let operand = match ch {
+                Check::Json {
+                    expect: ValueExpect::Equals(j),
+                    ..
+                }
+                | Check::Header {
+                    expect: ValueExpect::Equals(j),
+                    ..
+                } => Some(self.json(j)?),
+                _ => None,
+            };
+            let contains = match ch {
+                Check::BodyContains(t) => Some(self.text(t)?),
+                _ => None,
+            };
+            let schema = match ch {
+                Check::Schema(s) => Some(
+                    jsonschema::validator_for(s)
+                        .map_err(|e| format!("step `{}`: invalid JSON schema: {e}", st.name))?,
+                ),
+                _ => None,
+            };
+            checks.push(CheckPlan {
+                check: ch.clone(),
+                operand,
+                contains,
+                schema,
+            });
+        }
+        Ok(checks)
+    }
+
+    /// What kind of step it is: a request, an event stream, or a WebSocket session.
+    fn kind(&self, st: &throng_ir::Step) -> Result<KindPlan, String> {
+        Ok(match &st.kind {
+            StepKind::Http => KindPlan::Http,
+            StepKind::Sse(sse) => KindPlan::Sse {
+                events: sse.events.map(u64::from),
+            },
+            StepKind::Ws(ws) => KindPlan::Ws(WsPlan {
+                messages: ws
+                    .send
+                    .iter()
+                    .map(|m| {
+                        Ok(match self.json(m)? {
+                            Json::Lit(serde_json::Value::String(s)) => Message::Fixed(s),
+                            Json::Lit(v) => Message::Fixed(v.to_string()),
+                            j => Message::Json(j),
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+                count: ws.total() as u64,
+                echo: ws.expect == Reply::Echo,
+            }),
+        })
+    }
 }
 
 /// The pruning tree for a step's JSON checks and extractors: None when there are none, when

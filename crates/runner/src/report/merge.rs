@@ -52,6 +52,62 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
     let first = inputs
         .first()
         .ok_or_else(|| err(None, "nothing to merge"))?;
+    check_compatible(&inputs, first)?;
+    let merged_segments = check_segments(&inputs)?;
+    let thresholds = threshold_union(&inputs)?;
+
+    // Time span: earliest start to latest end.
+    let spans: Vec<(u64, u64)> = inputs.iter().map(span_ms).collect();
+    let start_ms = spans.iter().map(|s| s.0).min().unwrap_or(0);
+    let end_ms = spans.iter().map(|s| s.1).max().unwrap_or(0);
+    let duration_s = if end_ms > start_ms {
+        (end_ms - start_ms) as f64 / 1000.0
+    } else {
+        inputs.iter().map(|r| r.duration_s).fold(0.0, f64::max)
+    };
+    let mut sums = Sums::new(first);
+    for (i, r) in inputs.iter().enumerate() {
+        sums.add(i, r)?;
+    }
+    let totals = sums.summarize(duration_s.max(1e-9));
+    let timelines: Vec<&[TimelinePoint]> = inputs.iter().map(|r| r.timeline.as_slice()).collect();
+    let timeline = merge_timelines(&timelines).map_err(|e| err(None, e))?;
+    let started_at = if start_ms > 0 {
+        throng_ir::calendar::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms))
+    } else {
+        first.started_at.clone()
+    };
+    let histograms = sums.histograms();
+    let mut out = RunResults {
+        version: first.version,
+        name: first.name.clone(),
+        started_at,
+        duration_s,
+        totals,
+        histograms,
+        steps: sums.steps,
+        scenarios: sums.scenarios,
+        errors: sums.errors,
+        connections: sums.connections,
+        thresholds: Vec::new(),
+        timeline,
+        load: first.load.clone(),
+        stopped_early: inputs.iter().any(|r| r.stopped_early),
+        stop_reason: (!sums.stop_reasons.is_empty()).then(|| sums.stop_reasons.join("; ")),
+        segment: None,
+        started_at_ms: start_ms,
+        ended_at_ms: end_ms,
+        segments_merged: inputs.iter().map(|r| r.segments_merged.max(1)).sum(),
+        merged_segments: merged_segments.iter().map(|s| s.to_string()).collect(),
+        insecure: inputs.iter().any(|r| r.insecure),
+    };
+    out.thresholds = crate::report::thresholds::evaluate(&thresholds, &out);
+    Ok(out)
+}
+
+/// Refuses inputs that are not runs of the same scenario file: versions, names, steps and
+/// histogram counts must agree with the first.
+fn check_compatible(inputs: &[RunResults], first: &RunResults) -> Result<(), MergeError> {
     for (i, r) in inputs.iter().enumerate() {
         if r.version != first.version {
             return Err(err(
@@ -101,69 +157,104 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
             ));
         }
     }
-    let merged_segments = check_segments(&inputs)?;
-    let thresholds = threshold_union(&inputs)?;
+    Ok(())
+}
 
-    // Time span: earliest start to latest end.
-    let spans: Vec<(u64, u64)> = inputs.iter().map(span_ms).collect();
-    let start_ms = spans.iter().map(|s| s.0).min().unwrap_or(0);
-    let end_ms = spans.iter().map(|s| s.1).max().unwrap_or(0);
-    let duration_s = if end_ms > start_ms {
-        (end_ms - start_ms) as f64 / 1000.0
-    } else {
-        inputs.iter().map(|r| r.duration_s).fold(0.0, f64::max)
-    };
-    let secs = duration_s.max(1e-9);
+/// What the inputs add up to: histograms added exactly, counters summed, failure samples
+/// and stop reasons merged.
+struct Sums {
+    overall: Histogram<u64>,
+    iterations: Histogram<u64>,
+    step_hists: Vec<Histogram<u64>>,
+    scen_hists: Vec<Histogram<u64>>,
+    /// Streaming steps: per-message latencies and times to the first message.
+    msg_hists: Vec<(Histogram<u64>, Histogram<u64>)>,
+    steps: Vec<StepResult>,
+    scenarios: Vec<ScenarioResult>,
+    errors: BTreeMap<String, u64>,
+    connections: Connections,
+    dropped: u64,
+    bytes_received: u64,
+    bytes_sent: u64,
+    stop_reasons: Vec<String>,
+}
 
-    let decode =
-        |i: usize, text: &str| decode_histogram(text).map_err(|e| err(Some(i), e.to_string()));
-    let mut overall = new_histogram();
-    let mut iterations = new_histogram();
-    let mut step_hists: Vec<Histogram<u64>> = first.steps.iter().map(|_| new_histogram()).collect();
-    let mut scen_hists: Vec<Histogram<u64>> =
-        first.scenarios.iter().map(|_| new_histogram()).collect();
-    // Streaming steps: per-message latencies and times to the first message.
-    let mut msg_hists: Vec<(Histogram<u64>, Histogram<u64>)> = first
-        .steps
-        .iter()
-        .map(|_| (new_histogram(), new_histogram()))
-        .collect();
-    let mut steps: Vec<StepResult> = first
-        .steps
-        .iter()
-        .map(|s| StepResult {
-            scenario: s.scenario.clone(),
-            step: s.step.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let mut scenarios: Vec<ScenarioResult> = first
-        .scenarios
-        .iter()
-        .map(|s| ScenarioResult {
-            name: s.name.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-    let mut connections = Connections::default();
-    let (mut dropped, mut bytes_received, mut bytes_sent) = (0, 0, 0);
-    let mut stop_reasons: Vec<String> = Vec::new();
-    for (i, r) in inputs.iter().enumerate() {
-        add(&mut overall, &decode(i, &r.histograms.overall)?, i)?;
-        add(&mut iterations, &decode(i, &r.histograms.iterations)?, i)?;
+impl Sums {
+    /// Empty sums shaped like `first`'s steps and scenarios.
+    fn new(first: &RunResults) -> Sums {
+        let overall = new_histogram();
+        let iterations = new_histogram();
+        let step_hists: Vec<Histogram<u64>> = first.steps.iter().map(|_| new_histogram()).collect();
+        let scen_hists: Vec<Histogram<u64>> =
+            first.scenarios.iter().map(|_| new_histogram()).collect();
+        let msg_hists: Vec<(Histogram<u64>, Histogram<u64>)> = first
+            .steps
+            .iter()
+            .map(|_| (new_histogram(), new_histogram()))
+            .collect();
+        let steps: Vec<StepResult> = first
+            .steps
+            .iter()
+            .map(|s| StepResult {
+                scenario: s.scenario.clone(),
+                step: s.step.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let scenarios: Vec<ScenarioResult> = first
+            .scenarios
+            .iter()
+            .map(|s| ScenarioResult {
+                name: s.name.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let errors: BTreeMap<String, u64> = BTreeMap::new();
+        let connections = Connections::default();
+        let stop_reasons: Vec<String> = Vec::new();
+        Sums {
+            overall,
+            iterations,
+            step_hists,
+            scen_hists,
+            msg_hists,
+            steps,
+            scenarios,
+            errors,
+            connections,
+            dropped: 0,
+            bytes_received: 0,
+            bytes_sent: 0,
+            stop_reasons,
+        }
+    }
+
+    /// Adds input `i`.
+    fn add(&mut self, i: usize, r: &RunResults) -> Result<(), MergeError> {
+        let decode =
+            |i: usize, text: &str| decode_histogram(text).map_err(|e| err(Some(i), e.to_string()));
+        add(&mut self.overall, &decode(i, &r.histograms.overall)?, i)?;
+        add(
+            &mut self.iterations,
+            &decode(i, &r.histograms.iterations)?,
+            i,
+        )?;
         for (j, s) in r.steps.iter().enumerate() {
             add(
-                &mut step_hists[j],
+                &mut self.step_hists[j],
                 &decode(i, &r.histograms.steps[j].hdr)?,
                 i,
             )?;
-            let m = &mut steps[j];
+            let m = &mut self.steps[j];
             if let Some(msgs) = &s.messages {
                 let named = &r.histograms.steps[j];
-                add(&mut msg_hists[j].0, &decode(i, &named.messages_hdr)?, i)?;
                 add(
-                    &mut msg_hists[j].1,
+                    &mut self.msg_hists[j].0,
+                    &decode(i, &named.messages_hdr)?,
+                    i,
+                )?;
+                add(
+                    &mut self.msg_hists[j].1,
                     &decode(i, &named.first_message_hdr)?,
                     i,
                 )?;
@@ -197,81 +288,82 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
         }
         for (j, s) in r.scenarios.iter().enumerate() {
             add(
-                &mut scen_hists[j],
+                &mut self.scen_hists[j],
                 &decode(i, &r.histograms.scenarios[j].hdr)?,
                 i,
             )?;
-            let m = &mut scenarios[j];
+            let m = &mut self.scenarios[j];
             m.iterations += s.iterations;
             m.failed += s.failed;
             m.interrupted += s.interrupted;
         }
         for (k, v) in &r.errors {
-            *errors.entry(k.clone()).or_default() += v;
+            *self.errors.entry(k.clone()).or_default() += v;
         }
-        connections.opened += r.connections.opened;
-        connections.reused += r.connections.reused;
-        dropped += r.totals.dropped_iterations;
-        bytes_received += r.totals.bytes_received;
-        bytes_sent += r.totals.bytes_sent;
+        self.connections.opened += r.connections.opened;
+        self.connections.reused += r.connections.reused;
+        self.dropped += r.totals.dropped_iterations;
+        self.bytes_received += r.totals.bytes_received;
+        self.bytes_sent += r.totals.bytes_sent;
         if let Some(reason) = &r.stop_reason {
             let reason = match &r.segment {
                 Some(s) => format!("segment {s}: {reason}"),
                 None => reason.clone(),
             };
-            if !stop_reasons.contains(&reason) {
-                stop_reasons.push(reason);
+            if !self.stop_reasons.contains(&reason) {
+                self.stop_reasons.push(reason);
             }
         }
+        Ok(())
     }
-    for ((s, h), (msg, first)) in steps.iter_mut().zip(&step_hists).zip(&msg_hists) {
-        s.rps = s.requests as f64 / secs;
-        s.latency_ms = LatencySummary::of(h);
-        if let Some(m) = s.messages.as_mut() {
-            m.latency_ms = LatencySummary::of(msg);
-            if m.first_ms.is_some() {
-                m.first_ms = Some(LatencySummary::of(first));
+
+    /// Fills in the latency summaries and rates from the summed histograms; the totals.
+    fn summarize(&mut self, secs: f64) -> Totals {
+        for ((s, h), (msg, first)) in self
+            .steps
+            .iter_mut()
+            .zip(&self.step_hists)
+            .zip(&self.msg_hists)
+        {
+            s.rps = s.requests as f64 / secs;
+            s.latency_ms = LatencySummary::of(h);
+            if let Some(m) = s.messages.as_mut() {
+                m.latency_ms = LatencySummary::of(msg);
+                if m.first_ms.is_some() {
+                    m.first_ms = Some(LatencySummary::of(first));
+                }
             }
         }
+        for (s, h) in self.scenarios.iter_mut().zip(&self.scen_hists) {
+            s.latency_ms = LatencySummary::of(h);
+        }
+        let requests: u64 = self.steps.iter().map(|s| s.requests).sum();
+        Totals {
+            requests,
+            failed_requests: self.steps.iter().map(|s| s.failed).sum(),
+            iterations: self.scenarios.iter().map(|s| s.iterations).sum(),
+            failed_iterations: self.scenarios.iter().map(|s| s.failed).sum(),
+            dropped_iterations: self.dropped,
+            rps: requests as f64 / secs,
+            bytes_received: self.bytes_received,
+            bytes_sent: self.bytes_sent,
+            latency_ms: LatencySummary::of(&self.overall),
+            interrupted_iterations: self.scenarios.iter().map(|s| s.interrupted).sum(),
+            checks_passed: self.steps.iter().map(|s| s.checks_passed).sum(),
+            checks_failed: self.steps.iter().map(|s| s.checks_failed).sum(),
+            iteration_latency_ms: LatencySummary::of(&self.iterations),
+        }
     }
-    for (s, h) in scenarios.iter_mut().zip(&scen_hists) {
-        s.latency_ms = LatencySummary::of(h);
-    }
-    let requests: u64 = steps.iter().map(|s| s.requests).sum();
-    let totals = Totals {
-        requests,
-        failed_requests: steps.iter().map(|s| s.failed).sum(),
-        iterations: scenarios.iter().map(|s| s.iterations).sum(),
-        failed_iterations: scenarios.iter().map(|s| s.failed).sum(),
-        dropped_iterations: dropped,
-        rps: requests as f64 / secs,
-        bytes_received,
-        bytes_sent,
-        latency_ms: LatencySummary::of(&overall),
-        interrupted_iterations: scenarios.iter().map(|s| s.interrupted).sum(),
-        checks_passed: steps.iter().map(|s| s.checks_passed).sum(),
-        checks_failed: steps.iter().map(|s| s.checks_failed).sum(),
-        iteration_latency_ms: LatencySummary::of(&iterations),
-    };
-    let timelines: Vec<&[TimelinePoint]> = inputs.iter().map(|r| r.timeline.as_slice()).collect();
-    let timeline = merge_timelines(&timelines).map_err(|e| err(None, e))?;
-    let started_at = if start_ms > 0 {
-        throng_ir::calendar::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(start_ms))
-    } else {
-        first.started_at.clone()
-    };
-    let mut out = RunResults {
-        version: first.version,
-        name: first.name.clone(),
-        started_at,
-        duration_s,
-        totals,
-        histograms: Histograms {
-            overall: encode_histogram(&overall),
-            steps: steps
+
+    /// The summed histograms, encoded as results files carry them.
+    fn histograms(&self) -> Histograms {
+        Histograms {
+            overall: encode_histogram(&self.overall),
+            steps: self
+                .steps
                 .iter()
-                .zip(&step_hists)
-                .zip(&msg_hists)
+                .zip(&self.step_hists)
+                .zip(&self.msg_hists)
                 .map(|((s, h), (msg, first))| NamedHistogram {
                     scenario: s.scenario.clone(),
                     step: s.step.clone(),
@@ -289,9 +381,10 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
                         .unwrap_or_default(),
                 })
                 .collect(),
-            scenarios: scenarios
+            scenarios: self
+                .scenarios
                 .iter()
-                .zip(&scen_hists)
+                .zip(&self.scen_hists)
                 .map(|(s, h)| NamedHistogram {
                     scenario: s.name.clone(),
                     step: String::new(),
@@ -299,26 +392,9 @@ pub fn merge(inputs: Vec<RunResults>) -> Result<RunResults, MergeError> {
                     ..Default::default()
                 })
                 .collect(),
-            iterations: encode_histogram(&iterations),
-        },
-        steps,
-        scenarios,
-        errors,
-        connections,
-        thresholds: Vec::new(),
-        timeline,
-        load: first.load.clone(),
-        stopped_early: inputs.iter().any(|r| r.stopped_early),
-        stop_reason: (!stop_reasons.is_empty()).then(|| stop_reasons.join("; ")),
-        segment: None,
-        started_at_ms: start_ms,
-        ended_at_ms: end_ms,
-        segments_merged: inputs.iter().map(|r| r.segments_merged.max(1)).sum(),
-        merged_segments: merged_segments.iter().map(|s| s.to_string()).collect(),
-        insecure: inputs.iter().any(|r| r.insecure),
-    };
-    out.thresholds = crate::report::thresholds::evaluate(&thresholds, &out);
-    Ok(out)
+            iterations: encode_histogram(&self.iterations),
+        }
+    }
 }
 
 fn scenario_names(r: &RunResults) -> Vec<&str> {
