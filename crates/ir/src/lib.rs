@@ -17,6 +17,7 @@ pub mod extract;
 pub mod load;
 pub mod pattern;
 pub mod plan;
+pub mod request;
 pub mod segment;
 pub mod shape;
 pub mod source;

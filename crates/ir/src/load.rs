@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::shape::Shape;
+pub use crate::shape::Stage;
 use crate::time::{duration_schema, format_duration, Rate};
 
 /// The load as written; every field optional so layers can be overlaid.
@@ -47,38 +48,6 @@ pub struct LoadSpec {
     )]
     #[schemars(with = "Option<Shape>")]
     pub shape: Option<Shape>,
-}
-
-/// A linear ramp from the previous target to `target` over `duration`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Stage {
-    #[serde(with = "crate::time::duration_serde")]
-    #[schemars(schema_with = "duration_schema")]
-    pub duration: Duration,
-    /// VUs (closed model) or iterations per second (open model) at the stage's end.
-    pub target: f64,
-}
-
-impl Stage {
-    /// Parses the command-line form `DURATION:TARGET`, e.g. `30s:100`.
-    pub fn parse(text: &str) -> Result<Stage, String> {
-        let (d, t) = text.split_once(':').ok_or_else(|| {
-            format!("invalid stage `{text}`: expected DURATION:TARGET, like 30s:100")
-        })?;
-        let duration = crate::time::parse_duration(d)?;
-        let target: f64 = t
-            .trim()
-            .trim_end_matches("/s")
-            .parse()
-            .map_err(|_| format!("invalid stage `{text}`: target `{t}` is not a number"))?;
-        if !(target >= 0.0 && target.is_finite()) {
-            return Err(format!(
-                "invalid stage `{text}`: target must be zero or more"
-            ));
-        }
-        Ok(Stage { duration, target })
-    }
 }
 
 /// Which population model drives iterations.

@@ -130,7 +130,7 @@ pub struct RawWs {
 }
 
 impl RawSse {
-    pub(crate) fn split(self) -> Result<(crate::plan::Request, Sse), String> {
+    pub(crate) fn split(self) -> Result<(crate::request::Request, Sse), String> {
         if self.events == Some(0) {
             return Err("`events` must be at least 1".into());
         }
@@ -143,7 +143,7 @@ impl RawSse {
         ))
     }
 
-    pub(crate) fn join(request: crate::plan::Request, sse: Sse) -> RawSse {
+    pub(crate) fn join(request: crate::request::Request, sse: Sse) -> RawSse {
         RawSse {
             url: request.url,
             query: request.query,
@@ -154,7 +154,7 @@ impl RawSse {
 }
 
 impl RawWs {
-    pub(crate) fn split(self) -> Result<(crate::plan::Request, Ws), String> {
+    pub(crate) fn split(self) -> Result<(crate::request::Request, Ws), String> {
         let send = match self.send {
             JsonTemplate::Array(list) => list,
             one => vec![one],
@@ -176,7 +176,7 @@ impl RawWs {
         ))
     }
 
-    pub(crate) fn join(request: crate::plan::Request, ws: Ws) -> RawWs {
+    pub(crate) fn join(request: crate::request::Request, ws: Ws) -> RawWs {
         let send = match <[JsonTemplate; 1]>::try_from(ws.send) {
             // A lone array must stay wrapped, or it would read back as a list of messages.
             Ok([one]) if !matches!(one, JsonTemplate::Array(_)) => one,
@@ -198,9 +198,9 @@ fn handshake(
     url: Template,
     query: IndexMap<String, Template>,
     headers: IndexMap<String, Template>,
-) -> crate::plan::Request {
-    crate::plan::Request {
-        method: crate::plan::Method::default(),
+) -> crate::request::Request {
+    crate::request::Request {
+        method: crate::request::Method::default(),
         url,
         query,
         headers,

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use super::h1::{Conn, Head, Request, SendError, Stream};
 use super::tls::Tls;
-use super::{ErrorKind, TransportError};
+use super::{classify_io, ErrorKind, TransportError};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -73,16 +73,6 @@ pub struct Client {
     conns: Vec<Entry>,
     /// The run's TLS client; without one, `https://` is refused.
     tls: Option<Tls>,
-}
-
-pub fn classify_io(e: &std::io::Error) -> ErrorKind {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        TimedOut => ErrorKind::Timeout,
-        // TLS reports a malformed record as invalid data.
-        InvalidData | InvalidInput => ErrorKind::Protocol,
-        _ => ErrorKind::Connect,
-    }
 }
 
 /// Opens a TCP connection to `origin` (resolving its host, within [`CONNECT_TIMEOUT`]).

@@ -21,8 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::connections::classify_io;
-use super::{ErrorKind, TransportError};
+use super::{classify_io, ErrorKind, TransportError};
 
 /// Headers in one response head; more is refused (hyper's limit too).
 const MAX_HEADERS: usize = 100;

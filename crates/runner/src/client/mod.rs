@@ -16,7 +16,7 @@ mod target;
 mod tls;
 
 pub(crate) use agent::{Agent, Capture, Fetch, MAX_BODY_BYTES};
-pub(crate) use connections::{classify_io, tcp_connect, Client, ConnUse, Origin};
+pub(crate) use connections::{tcp_connect, Client, ConnUse, Origin};
 pub use cookies::CookieJar;
 pub(crate) use target::{add_basic_auth, add_host, split_userinfo, FixedTarget};
 pub(crate) use tls::Tls;
@@ -48,5 +48,16 @@ impl TransportError {
             kind,
             message: message.into(),
         }
+    }
+}
+
+/// The kind of an I/O error on a connection.
+pub fn classify_io(e: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        TimedOut => ErrorKind::Timeout,
+        // TLS reports a malformed record as invalid data.
+        InvalidData | InvalidInput => ErrorKind::Protocol,
+        _ => ErrorKind::Connect,
     }
 }
