@@ -223,8 +223,3 @@ fn bytes(n: u64) -> String {
         n => format!("{n} B"),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
