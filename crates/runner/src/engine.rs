@@ -262,7 +262,7 @@ async fn run_closed(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            joined = tasks.join_next(), if any_alive => contained(&sh, joined),
+            joined = tasks.join_next(), if any_alive => contained(sh, joined),
             r = stop.changed() => {
                 if r.is_err() || *stop.borrow() != RUN { break; }
             }
@@ -320,7 +320,7 @@ async fn run_open(
     let drop_one = || sh.shards.local().dropped += 1;
     // Every segment walks the whole schedule and fires only the arrivals it owns, so
     // the union of the segments is the single-process schedule, evenly interleaved.
-    let mut arrivals = Arrivals::new(&load);
+    let mut arrivals = Arrivals::new(load);
     let mut next: Option<(u64, Instant)> = None;
     let mut schedule_done = false;
     loop {
